@@ -1,0 +1,786 @@
+//! Which processes make up the session: the selectors, and the /proc and cgroup scans.
+
+use std::collections::BTreeSet;
+use std::fmt::{self, Write as _};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rustix::fs::{Mode, OFlags};
+
+use crate::cli::{SessionArgs, Unreadable};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("--session display needs a display: give --display or set DISPLAY")]
+    NoDisplay,
+    #[error("--session env:{0}: xexit's own environment has no {0} (or it is empty); give env:{0}=VALUE")]
+    EnvUnset(String),
+    #[error("--user {0}: no such user")]
+    UnknownUser(String),
+    #[error("--user {0}: only root may name another user than itself")]
+    NotRoot(String),
+    #[error("running as root, --session {0} needs --user USER: root's own processes are never ended this way")]
+    RootNeedsUser(String),
+    #[error("--user {0}: uid 0 is never a target of the env, display or user selectors")]
+    RootTarget(String),
+    #[error("--session {0}: no cgroup v2 hierarchy is mounted (no cgroup2 line in /proc/mounts)")]
+    NoHierarchy(String),
+    #[error("--session {selector}: no such cgroup: {dir} does not exist")]
+    NoSuchCgroup { selector: String, dir: PathBuf },
+    #[error("--session {selector}: {path} is the root cgroup, which holds the whole system")]
+    RootCgroup { selector: String, path: String },
+    #[error("--session cgroup: xexit's own cgroup could not be found in /proc/self/cgroup")]
+    NoOwnCgroup,
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: io::Error },
+}
+
+impl Error {
+    /// Everything but a failed read is a problem with the options or the setup (exit 2).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, Error::Read { .. })
+    }
+}
+
+/// `--session`: how the session is told apart, as given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    Auto,
+    Cgroup,
+    CgroupPath(String),
+    Env { name: String, value: Option<String> },
+    Display,
+    User,
+}
+
+impl FromStr for Selector {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "auto" => Selector::Auto,
+            "cgroup" => Selector::Cgroup,
+            "display" => Selector::Display,
+            "user" => Selector::User,
+            _ => {
+                if let Some(path) = text.strip_prefix("cgroup:") {
+                    if path.is_empty() {
+                        return Err("'cgroup:' needs a PATH, e.g. cgroup:/user.slice/user-1000.slice".into());
+                    }
+                    Selector::CgroupPath(format!("/{}", path.trim_matches('/')))
+                } else if let Some(spec) = text.strip_prefix("env:") {
+                    let (name, value) = match spec.split_once('=') {
+                        Some((name, value)) => (name, Some(value)),
+                        None => (spec, None),
+                    };
+                    if name.is_empty() {
+                        return Err("'env:' needs a variable name, e.g. env:LTSP_CLIENT_HOSTNAME".into());
+                    }
+                    if value == Some("") {
+                        return Err(format!("'{text}' has an empty value: give env:{name}=VALUE or env:{name}"));
+                    }
+                    Selector::Env { name: name.to_string(), value: value.map(str::to_string) }
+                } else {
+                    return Err(format!(
+                        "unknown selector '{text}': use auto, cgroup, cgroup:PATH, env:NAME, env:NAME=VALUE, display or user"
+                    ));
+                }
+            }
+        })
+    }
+}
+
+/// Which line of /proc/PID/cgroup names the hierarchy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HierarchyKind {
+    /// The cgroup v2 line, `0::PATH`.
+    Unified,
+    /// The v1 `name=systemd` line of hybrid systems.
+    Systemd,
+}
+
+/// A cgroup and, implied, all its descendants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cgroup {
+    kind: HierarchyKind,
+    mount: PathBuf,
+    /// Relative to the hierarchy's root, starting with `/`.
+    pub path: String,
+}
+
+impl Cgroup {
+    pub fn dir(&self) -> PathBuf {
+        self.mount.join(self.path.trim_start_matches('/'))
+    }
+
+    /// Whether a process in cgroup `other` is inside this one.
+    fn holds(&self, other: &str) -> bool {
+        other == self.path || other.strip_prefix(self.path.as_str()).is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// The process's path in this hierarchy, from the text of /proc/PID/cgroup.
+    fn path_in(&self, proc_cgroup: &str) -> Option<String> {
+        proc_cgroup.lines().find_map(|line| {
+            let (_, rest) = line.split_once(':')?;
+            let (controllers, path) = rest.split_once(':')?;
+            let matches = match self.kind {
+                HierarchyKind::Unified => line.starts_with("0::"),
+                HierarchyKind::Systemd => controllers == "name=systemd",
+            };
+            matches.then(|| path.to_string())
+        })
+    }
+
+    /// Whether cgroup.kill may be used: a v2 cgroup whose kill file this process may write.
+    pub fn kill_file(&self) -> Option<PathBuf> {
+        let file = self.dir().join("cgroup.kill");
+        let writable =
+            self.kind == HierarchyKind::Unified && rustix::fs::access(&file, rustix::fs::Access::WRITE_OK).is_ok();
+        writable.then_some(file)
+    }
+
+    /// Every PID listed in this cgroup and its descendants.
+    fn pids(&self) -> io::Result<BTreeSet<i32>> {
+        let mut pids = BTreeSet::new();
+        let mut dirs = vec![self.dir()];
+        while let Some(dir) = dirs.pop() {
+            match std::fs::read_to_string(dir.join("cgroup.procs")) {
+                Ok(text) => pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+                // A child cgroup removed while we walk is no error.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && dir != self.dir() => continue,
+                Err(e) => return Err(e),
+            }
+            for entry in std::fs::read_dir(&dir)?.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+        Ok(pids)
+    }
+}
+
+/// Where the cgroup hierarchies are mounted, from /proc/mounts.
+struct Mounts {
+    unified: Option<PathBuf>,
+    systemd: Option<PathBuf>,
+}
+
+impl Mounts {
+    fn read() -> Result<Self, Error> {
+        let text = read_text("/proc/mounts")?;
+        let mut mounts = Mounts { unified: None, systemd: None };
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [_, target, fstype, options, ..] = fields[..] else { continue };
+            if fstype == "cgroup2" && mounts.unified.is_none() {
+                mounts.unified = Some(PathBuf::from(unescape_mount(target)));
+            } else if fstype == "cgroup" && options.split(',').any(|o| o == "name=systemd") {
+                mounts.systemd = Some(PathBuf::from(unescape_mount(target)));
+            }
+        }
+        Ok(mounts)
+    }
+}
+
+/// /proc/mounts writes spaces and the like as octal escapes.
+fn unescape_mount(field: &str) -> String {
+    let mut out = String::new();
+    let mut rest = field;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]);
+        let code = rest.get(pos + 1..pos + 4).and_then(|oct| u8::from_str_radix(oct, 8).ok());
+        match code {
+            Some(byte) => {
+                out.push(char::from(byte));
+                rest = &rest[pos + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[pos + 1..];
+            }
+        }
+    }
+    out + rest
+}
+
+fn read_text(path: &str) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_string(), source })
+}
+
+/// xexit's own cgroup: the v2 line, or the v1 name=systemd line where only that one is set.
+fn own_cgroup(mounts: &Mounts) -> Result<Option<Cgroup>, Error> {
+    let text = read_text("/proc/self/cgroup")?;
+    let mut unified = None;
+    let mut systemd = None;
+    for line in text.lines() {
+        if let Some(path) = line.strip_prefix("0::") {
+            unified = Some(path.to_string());
+        } else if let Some((_, rest)) = line.split_once(':')
+            && let Some(path) = rest.strip_prefix("name=systemd:")
+        {
+            systemd = Some(path.to_string());
+        }
+    }
+    let unified = unified.zip(mounts.unified.clone());
+    let systemd = systemd.zip(mounts.systemd.clone());
+    Ok(match (unified, systemd) {
+        (Some((path, _)), Some((v1, mount))) if path == "/" && v1 != "/" => {
+            Some(Cgroup { kind: HierarchyKind::Systemd, mount, path: v1 })
+        }
+        (Some((path, mount)), _) => Some(Cgroup { kind: HierarchyKind::Unified, mount, path }),
+        (None, Some((path, mount))) => Some(Cgroup { kind: HierarchyKind::Systemd, mount, path }),
+        (None, None) => None,
+    })
+}
+
+fn is_login_scope(cgroup: &Cgroup) -> bool {
+    let leaf = cgroup.path.rsplit('/').next().unwrap_or("");
+    leaf.starts_with("session-") && leaf.ends_with(".scope")
+}
+
+/// The session as resolved: what its processes have in common.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    Cgroup(Cgroup),
+    Env { name: String, value: String },
+    User,
+}
+
+/// Why a process of the session is, or is not, to be signalled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Target,
+    /// Matched by `--spare`.
+    Spared(String),
+    /// Its environment could not be read, and `--unreadable` says to end it.
+    UnreadableTarget,
+    /// Its environment could not be read, and `--unreadable` says to leave it.
+    UnreadableSpared,
+}
+
+impl Verdict {
+    pub fn is_target(&self) -> bool {
+        matches!(self, Verdict::Target | Verdict::UnreadableTarget)
+    }
+
+    /// How `list` marks it; empty for plain targets.
+    pub fn mark(&self) -> String {
+        match self {
+            Verdict::Target => String::new(),
+            Verdict::Spared(name) => format!(" [spared: --spare {name}]"),
+            Verdict::UnreadableTarget => " [environment unreadable: ended]".into(),
+            Verdict::UnreadableSpared => " [environment unreadable: spared]".into(),
+        }
+    }
+}
+
+/// One process of the session.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub pid: i32,
+    pub uid: u32,
+    pub name: String,
+    /// The State: field of /proc/PID/status, e.g. "D (disk sleep)".
+    pub state: String,
+    pub verdict: Verdict,
+}
+
+/// One pass over the session's processes.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    pub members: Vec<Member>,
+    /// Something in the scope is not a target (another user, spared, xexit itself), so
+    /// cgroup.kill would hit more than the session.
+    pub scope_has_others: bool,
+    /// A readable process of the user has the tag with another value: another session is there.
+    pub other_session_seen: bool,
+}
+
+impl Sweep {
+    pub fn targets(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.verdict.is_target())
+    }
+}
+
+/// The parsed fields of /proc/PID/status that matter here.
+#[derive(Debug)]
+struct Status {
+    name: String,
+    state: String,
+    real_uid: u32,
+    effective_uid: u32,
+    kernel_thread: bool,
+}
+
+impl Status {
+    fn parse(pid: i32, text: &str) -> Option<Status> {
+        let mut name = None;
+        let mut state = None;
+        let mut uids = None;
+        let mut ppid = None;
+        let mut kthread = None;
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else { continue };
+            let value = value.trim();
+            match key {
+                "Name" => name = Some(value.to_string()),
+                "State" => state = Some(value.to_string()),
+                "PPid" => ppid = value.parse::<i32>().ok(),
+                "Kthread" => kthread = Some(value == "1"),
+                "Uid" => {
+                    let mut ids = value.split_whitespace().filter_map(|v| v.parse::<u32>().ok());
+                    uids = ids.next().zip(ids.next());
+                }
+                _ => {}
+            }
+        }
+        let (real_uid, effective_uid) = uids?;
+        // Kernels before 6.x have no Kthread: line; their kernel threads are kthreadd's children.
+        let kernel_thread = kthread.unwrap_or(pid == 2 || ppid == Some(2));
+        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread })
+    }
+
+    fn is_zombie(&self) -> bool {
+        self.state.starts_with('Z') || self.state.starts_with('X')
+    }
+}
+
+/// Reads /proc/PID/FILE through one directory fd and one buffer, for speed over thousands of PIDs.
+pub struct ProcReader {
+    proc: OwnedFd,
+    path: String,
+    buf: Vec<u8>,
+}
+
+impl ProcReader {
+    pub fn new() -> io::Result<Self> {
+        let proc = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        Ok(ProcReader { proc, path: String::new(), buf: Vec::with_capacity(64 * 1024) })
+    }
+
+    pub fn read(&mut self, pid: i32, file: &str) -> io::Result<&[u8]> {
+        self.path.clear();
+        let _ = write!(self.path, "{pid}/{file}");
+        let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        self.buf.clear();
+        loop {
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(self.buf.capacity());
+            }
+            let (_, spare) = rustix::io::read(&fd, self.buf.spare_capacity_mut())?;
+            if spare.is_empty() {
+                break;
+            }
+            let filled = spare.len();
+            // SAFETY: read initialised `filled` bytes past the old length.
+            unsafe { self.buf.set_len(self.buf.len() + filled) };
+        }
+        Ok(&self.buf)
+    }
+
+    fn read_string(&mut self, pid: i32, file: &str) -> io::Result<String> {
+        Ok(String::from_utf8_lossy(self.read(pid, file)?).into_owned())
+    }
+
+    /// The command line as `pgrep -a` shows it; `[name]` where it is empty.
+    pub fn command_line(&mut self, pid: i32, name: &str) -> String {
+        let words: Vec<String> = match self.read(pid, "cmdline") {
+            Ok(raw) => raw
+                .split(|b| *b == 0)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if words.is_empty() { format!("[{name}]") } else { words.join(" ") }
+    }
+}
+
+/// The value of NAME in a NUL-separated environment block (the first one, as getenv finds).
+fn env_value<'a>(environ: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    environ
+        .split(|b| *b == 0)
+        .find_map(|entry| entry.strip_prefix(name.as_bytes()).and_then(|rest| rest.strip_prefix(b"=")))
+}
+
+/// What reading the tag from a process's environment tells.
+enum Tag {
+    Same,
+    Other,
+    Absent,
+    Unreadable,
+    Gone,
+}
+
+/// Every PID in /proc.
+fn all_pids() -> io::Result<Vec<i32>> {
+    Ok(std::fs::read_dir("/proc")?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .collect())
+}
+
+/// The session: its scope, its user, and what is never touched.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub scope: Scope,
+    /// The target user; `None` only for root with cgroup:PATH and no --user.
+    pub uid: Option<u32>,
+    /// The user's name, for XEXIT_USER (empty when any user).
+    pub user_name: String,
+    unreadable: Unreadable,
+    spare: Vec<String>,
+    self_pid: i32,
+}
+
+impl Session {
+    /// Resolves `--session`, `--user` and `--display` into a session, or says what to fix.
+    pub fn resolve(args: &SessionArgs) -> Result<Session, Error> {
+        let is_root = rustix::process::geteuid().is_root();
+        let user = args.user.as_deref().map(lookup_user).transpose()?;
+        if let Some((uid, name)) = &user
+            && !is_root
+            && *uid != rustix::process::getuid().as_raw()
+        {
+            return Err(Error::NotRoot(name.clone()));
+        }
+        let selector_text = selector_text(&args.session);
+        let scope = resolve_scope(&args.session, args.display.as_deref())?;
+        let (uid, user_name) = match (is_root, user) {
+            (false, _) => {
+                let uid = rustix::process::getuid().as_raw();
+                (Some(uid), user_name_of(uid))
+            }
+            (true, Some((uid, name))) => (Some(uid), name),
+            (true, None) if matches!(args.session, Selector::CgroupPath(_)) => (None, String::new()),
+            (true, None) => return Err(Error::RootNeedsUser(selector_text)),
+        };
+        if uid == Some(0) && !matches!(scope, Scope::Cgroup(_)) {
+            return Err(Error::RootTarget(args.user.clone().unwrap_or_else(|| "root".into())));
+        }
+        let session = Session {
+            scope,
+            uid,
+            user_name,
+            unreadable: args.unreadable,
+            spare: args.spare.clone(),
+            self_pid: std::process::id() as i32,
+        };
+        log::debug!("session {} of {}", session.describe(), session.user_label());
+        Ok(session)
+    }
+
+    /// The selector as resolved, for logs and XEXIT_SESSION.
+    pub fn describe(&self) -> String {
+        match &self.scope {
+            Scope::Cgroup(cgroup) => format!("cgroup:{}", cgroup.path),
+            Scope::Env { name, value } => format!("env:{name}={value}"),
+            Scope::User => "user".to_string(),
+        }
+    }
+
+    pub fn user_label(&self) -> String {
+        match self.uid {
+            Some(uid) => format!("{} (uid {uid})", self.user_name),
+            None => "any user".to_string(),
+        }
+    }
+
+    /// The PIDs worth examining: the cgroup's, or all of /proc.
+    fn candidates(&self) -> Result<Vec<i32>, Error> {
+        match &self.scope {
+            Scope::Cgroup(cgroup) => cgroup
+                .pids()
+                .map(|pids| pids.into_iter().collect())
+                .map_err(|source| Error::Read { path: cgroup.dir().display().to_string(), source }),
+            _ => all_pids().map_err(|source| Error::Read { path: "/proc".into(), source }),
+        }
+    }
+
+    /// One full pass: every process of the session, with what is to be done with each.
+    pub fn sweep(&self, reader: &mut ProcReader) -> Result<Sweep, Error> {
+        let mut sweep = Sweep::default();
+        for pid in self.candidates()? {
+            let (member, other_tag) = self.examine(pid, reader);
+            sweep.other_session_seen |= other_tag;
+            match member {
+                Examined::Member(m) => {
+                    sweep.scope_has_others |= !m.verdict.is_target();
+                    sweep.members.push(m);
+                }
+                Examined::Foreign => sweep.scope_has_others = true,
+                Examined::Outside => {}
+            }
+        }
+        for member in &mut sweep.members {
+            member.verdict = self.settle_unreadable(&member.verdict, sweep.other_session_seen);
+        }
+        Ok(sweep)
+    }
+
+    /// Re-checks one process right before it is signalled (its pidfd already open).
+    pub fn confirm(&self, pid: i32, reader: &mut ProcReader, other_session_seen: bool) -> bool {
+        match self.examine(pid, reader).0 {
+            Examined::Member(m) => self.settle_unreadable(&m.verdict, other_session_seen).is_target(),
+            _ => false,
+        }
+    }
+
+    fn settle_unreadable(&self, verdict: &Verdict, other_session_seen: bool) -> Verdict {
+        if *verdict != Verdict::UnreadableTarget {
+            return verdict.clone();
+        }
+        let end_it = match self.unreadable {
+            Unreadable::Kill => true,
+            Unreadable::Spare => false,
+            Unreadable::Auto => !other_session_seen,
+        };
+        if end_it { Verdict::UnreadableTarget } else { Verdict::UnreadableSpared }
+    }
+
+    /// Whether `pid` belongs to the session; the flag tells whether it is the user's
+    /// process of another session (the tag with another value).
+    fn examine(&self, pid: i32, reader: &mut ProcReader) -> (Examined, bool) {
+        let mut unreadable = false;
+        let mut other_tag = false;
+        match &self.scope {
+            Scope::Env { name, value } => match read_tag(reader, pid, name, value) {
+                Tag::Same => {}
+                Tag::Unreadable => unreadable = true,
+                Tag::Other => other_tag = true,
+                Tag::Absent | Tag::Gone => return (Examined::Outside, false),
+            },
+            Scope::Cgroup(cgroup) => {
+                let inside = reader
+                    .read_string(pid, "cgroup")
+                    .ok()
+                    .and_then(|text| cgroup.path_in(&text))
+                    .is_some_and(|path| cgroup.holds(&path));
+                if !inside {
+                    return (Examined::Outside, false);
+                }
+            }
+            Scope::User => {}
+        }
+        let Some(status) = reader.read_string(pid, "status").ok().and_then(|t| Status::parse(pid, &t)) else {
+            return (Examined::Outside, false);
+        };
+        let users_own = self.uid.is_none_or(|uid| status.real_uid == uid && status.effective_uid == uid);
+        if other_tag {
+            // Only the user's own processes say that another session of the user is visible.
+            return (Examined::Outside, users_own);
+        }
+        if status.kernel_thread || status.is_zombie() {
+            return (Examined::Outside, false);
+        }
+        let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
+        if pid == self.self_pid || pid == 1 || !users_own || root_protected {
+            return (Examined::Foreign, false);
+        }
+        let verdict = match self.spared_as(pid, &status.name) {
+            Some(name) => Verdict::Spared(name),
+            None if unreadable => Verdict::UnreadableTarget,
+            None => Verdict::Target,
+        };
+        let member = Member { pid, uid: status.real_uid, name: status.name, state: status.state, verdict };
+        (Examined::Member(member), false)
+    }
+
+    /// The `--spare` NAME that matches the process's name, executable path, or its file name.
+    fn spared_as(&self, pid: i32, name: &str) -> Option<String> {
+        if self.spare.is_empty() {
+            return None;
+        }
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        let exe_name = exe.as_deref().and_then(Path::file_name);
+        self.spare
+            .iter()
+            .find(|spare| {
+                spare.as_str() == name
+                    || exe.as_deref() == Some(Path::new(spare.as_str()))
+                    || exe_name.is_some_and(|n| n == spare.as_str())
+            })
+            .cloned()
+    }
+}
+
+enum Examined {
+    Member(Member),
+    /// In the scope, but not to be touched: another user, root, PID 1, xexit itself.
+    Foreign,
+    /// Not in the scope at all.
+    Outside,
+}
+
+fn read_tag(reader: &mut ProcReader, pid: i32, name: &str, value: &str) -> Tag {
+    match reader.read(pid, "environ") {
+        Ok(environ) => match env_value(environ, name) {
+            Some(found) if found == value.as_bytes() => Tag::Same,
+            Some(_) => Tag::Other,
+            None => Tag::Absent,
+        },
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
+        Err(_) => Tag::Gone,
+    }
+}
+
+fn selector_text(selector: &Selector) -> String {
+    match selector {
+        Selector::Auto => "auto".into(),
+        Selector::Cgroup => "cgroup".into(),
+        Selector::CgroupPath(path) => format!("cgroup:{path}"),
+        Selector::Env { name, value: Some(value) } => format!("env:{name}={value}"),
+        Selector::Env { name, value: None } => format!("env:{name}"),
+        Selector::Display => "display".into(),
+        Selector::User => "user".into(),
+    }
+}
+
+fn resolve_scope(selector: &Selector, display: Option<&str>) -> Result<Scope, Error> {
+    let display_scope = || -> Result<Scope, Error> {
+        let display = display.map(str::to_string).or_else(|| std::env::var("DISPLAY").ok());
+        match display.filter(|d| !d.is_empty()) {
+            Some(value) => Ok(Scope::Env { name: "DISPLAY".into(), value }),
+            None => Err(Error::NoDisplay),
+        }
+    };
+    let text = selector_text(selector);
+    Ok(match selector {
+        Selector::Auto => {
+            let mounts = Mounts::read()?;
+            if let Some(cgroup) = own_cgroup(&mounts)?.filter(is_login_scope) {
+                log::info!("session: xexit runs in the login scope {}, so cgroup:{}", cgroup.path, cgroup.path);
+                Scope::Cgroup(cgroup)
+            } else if let Some(value) = std::env::var("LTSP_CLIENT_HOSTNAME").ok().filter(|v| !v.is_empty()) {
+                log::info!("session: LTSP_CLIENT_HOSTNAME is set, so env:LTSP_CLIENT_HOSTNAME={value}");
+                Scope::Env { name: "LTSP_CLIENT_HOSTNAME".into(), value }
+            } else {
+                let scope = display_scope()?;
+                if let Scope::Env { value, .. } = &scope {
+                    log::info!("session: no login scope and no LTSP_CLIENT_HOSTNAME, so env:DISPLAY={value}");
+                }
+                scope
+            }
+        }
+        Selector::Cgroup => {
+            let mounts = Mounts::read()?;
+            let cgroup = own_cgroup(&mounts)?.ok_or(Error::NoOwnCgroup)?;
+            checked_cgroup(cgroup, &text)?
+        }
+        Selector::CgroupPath(path) => {
+            let mount = Mounts::read()?.unified.ok_or_else(|| Error::NoHierarchy(text.clone()))?;
+            checked_cgroup(Cgroup { kind: HierarchyKind::Unified, mount, path: path.clone() }, &text)?
+        }
+        Selector::Env { name, value: Some(value) } => Scope::Env { name: name.clone(), value: value.clone() },
+        Selector::Env { name, value: None } => match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+            Some(value) => Scope::Env { name: name.clone(), value },
+            None => return Err(Error::EnvUnset(name.clone())),
+        },
+        Selector::Display => display_scope()?,
+        Selector::User => Scope::User,
+    })
+}
+
+fn checked_cgroup(cgroup: Cgroup, selector: &str) -> Result<Scope, Error> {
+    if cgroup.path == "/" {
+        return Err(Error::RootCgroup { selector: selector.to_string(), path: cgroup.path });
+    }
+    if !cgroup.dir().is_dir() {
+        return Err(Error::NoSuchCgroup { selector: selector.to_string(), dir: cgroup.dir() });
+    }
+    Ok(Scope::Cgroup(cgroup))
+}
+
+/// `--user NAME|UID`: a name must exist; a number is taken as it is.
+fn lookup_user(user: &str) -> Result<(u32, String), Error> {
+    if let Ok(uid) = user.parse::<u32>() {
+        return Ok((uid, user_name_of(uid)));
+    }
+    match nix::unistd::User::from_name(user) {
+        Ok(Some(found)) => Ok((found.uid.as_raw(), found.name)),
+        _ => Err(Error::UnknownUser(user.to_string())),
+    }
+}
+
+fn user_name_of(uid: u32) -> String {
+    match nix::unistd::User::from_uid(uid.into()) {
+        Ok(Some(user)) => user.name,
+        _ => uid.to_string(),
+    }
+}
+
+impl fmt::Display for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.pid, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_parse_and_refuse_what_they_should() {
+        assert_eq!("auto".parse(), Ok(Selector::Auto));
+        assert_eq!("cgroup:user.slice/x/".parse(), Ok(Selector::CgroupPath("/user.slice/x".into())));
+        assert_eq!(
+            "env:LTSP_CLIENT_HOSTNAME=ws01".parse(),
+            Ok(Selector::Env { name: "LTSP_CLIENT_HOSTNAME".into(), value: Some("ws01".into()) })
+        );
+        assert_eq!("env:A=b=c".parse(), Ok(Selector::Env { name: "A".into(), value: Some("b=c".into()) }));
+        assert!("env:".parse::<Selector>().unwrap_err().contains("needs a variable name"));
+        assert!("env:=x".parse::<Selector>().unwrap_err().contains("needs a variable name"));
+        assert!("env:A=".parse::<Selector>().unwrap_err().contains("empty value"));
+        assert!("cgroup:".parse::<Selector>().unwrap_err().contains("needs a PATH"));
+        assert!("bogus".parse::<Selector>().unwrap_err().contains("unknown selector 'bogus'"));
+    }
+
+    #[test]
+    fn env_values_match_whole_values_only() {
+        let environ = b"HOME=/home/a\0TAG=ws010\0TAG=ws01\0XTAG=ws01\0";
+        assert_eq!(env_value(environ, "TAG"), Some(&b"ws010"[..]));
+        assert_eq!(env_value(environ, "HOME"), Some(&b"/home/a"[..]));
+        assert_eq!(env_value(environ, "TA"), None);
+        assert_eq!(env_value(environ, "AG"), None);
+    }
+
+    #[test]
+    fn cgroups_hold_their_descendants_and_nothing_else() {
+        let cgroup = Cgroup { kind: HierarchyKind::Unified, mount: "/sys/fs/cgroup".into(), path: "/a/b".into() };
+        assert!(cgroup.holds("/a/b"));
+        assert!(cgroup.holds("/a/b/c"));
+        assert!(!cgroup.holds("/a/bc"));
+        assert!(!cgroup.holds("/a"));
+        let text = "9:name=systemd:/user.slice/s\n1:cpu:/\n0::/a/b/c\n";
+        assert_eq!(cgroup.path_in(text), Some("/a/b/c".into()));
+        let v1 = Cgroup { kind: HierarchyKind::Systemd, ..cgroup };
+        assert_eq!(v1.path_in(text), Some("/user.slice/s".into()));
+    }
+
+    #[test]
+    fn status_parsing_finds_uids_state_and_kernel_threads() {
+        let text = "Name:\tbash\nState:\tS (sleeping)\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\nKthread:\t0\n";
+        let status = Status::parse(42, text).unwrap();
+        assert_eq!((status.name.as_str(), status.real_uid, status.kernel_thread), ("bash", 1000, false));
+        let old_kernel = "Name:\tkworker\nState:\tI (idle)\nPPid:\t2\nUid:\t0\t0\t0\t0\n";
+        assert!(Status::parse(7, old_kernel).unwrap().kernel_thread);
+        let zombie = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\n";
+        assert!(Status::parse(8, zombie).unwrap().is_zombie());
+    }
+
+    #[test]
+    fn mount_fields_are_unescaped() {
+        assert_eq!(unescape_mount("/sys/fs/cgroup"), "/sys/fs/cgroup");
+        assert_eq!(unescape_mount("/mnt/a\\040b"), "/mnt/a b");
+    }
+
+    #[test]
+    fn login_scopes_are_recognised() {
+        let scope = |path: &str| Cgroup { kind: HierarchyKind::Unified, mount: "/".into(), path: path.into() };
+        assert!(is_login_scope(&scope("/user.slice/user-1000.slice/session-3.scope")));
+        assert!(!is_login_scope(&scope("/user.slice/user-1000.slice/user@1000.service/app.slice")));
+    }
+}

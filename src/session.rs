@@ -353,32 +353,33 @@ pub struct ProcReader {
     proc: OwnedFd,
     path: String,
     buf: Vec<u8>,
+    /// How much of `buf` the last read filled.
+    len: usize,
 }
 
 impl ProcReader {
     pub fn new() -> io::Result<Self> {
         let proc = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(ProcReader { proc, path: String::new(), buf: Vec::with_capacity(64 * 1024) })
+        Ok(ProcReader { proc, path: String::new(), buf: vec![0; 64 * 1024], len: 0 })
     }
 
     pub fn read(&mut self, pid: i32, file: &str) -> io::Result<&[u8]> {
         self.path.clear();
         let _ = write!(self.path, "{pid}/{file}");
         let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-        self.buf.clear();
+        let mut filled = 0;
         loop {
-            if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(self.buf.capacity());
+            if self.buf.len() - filled < 4096 {
+                self.buf.resize((self.buf.len() * 2).max(64 * 1024), 0);
             }
-            let (_, spare) = rustix::io::read(&fd, self.buf.spare_capacity_mut())?;
-            if spare.is_empty() {
+            let count = rustix::io::read(&fd, &mut self.buf[filled..])?;
+            if count == 0 {
                 break;
             }
-            let filled = spare.len();
-            // SAFETY: read initialised `filled` bytes past the old length.
-            unsafe { self.buf.set_len(self.buf.len() + filled) };
+            filled += count;
         }
-        Ok(&self.buf)
+        self.len = filled;
+        Ok(&self.buf[..self.len])
     }
 
     fn read_string(&mut self, pid: i32, file: &str) -> io::Result<String> {

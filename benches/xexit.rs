@@ -1,0 +1,355 @@
+//! Benchmarks against the real thing: `cargo bench --bench xexit -- [detection|hung|idle|lookup|reap|all]`.
+//!
+//! Run as root on a machine with Xvfb: the lookup and reap benchmarks make a user
+//! (xxbench) and thousands of its processes, and end only those.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const XEXIT: &str = env!("CARGO_BIN_EXE_xexit");
+const BENCH_USER: &str = "xxbench";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--bench")).collect();
+    match args.first().map(String::as_str) {
+        // Helper modes, run as children of the benchmarks.
+        Some("stamp") => return stamp(Path::new(&args[1])),
+        Some("tree") => return tree(args[1].parse().unwrap(), args[2] == "ignore"),
+        _ => {}
+    }
+    let runs: usize = flag(&args, "--runs").unwrap_or(20);
+    let which = args.iter().find(|a| !a.starts_with("--") && a.parse::<f64>().is_err()).map_or("all", String::as_str);
+    let all = which == "all";
+    if all || which == "detection" {
+        detection(runs);
+    }
+    if all || which == "hung" {
+        hung(runs.min(5));
+    }
+    if all || which == "idle" {
+        idle(Duration::from_secs(flag(&args, "--idle-seconds").unwrap_or(60)));
+    }
+    if all || which == "lookup" {
+        for count in [1_000, 10_000] {
+            lookup(count, runs.min(10));
+        }
+    }
+    if all || which == "reap" {
+        reap(1_000, false);
+        reap(1_000, true);
+    }
+}
+
+fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
+}
+
+fn monotonic_ns() -> u128 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
+}
+
+/// PROGRAM for watch: notes the moment the exit action starts.
+fn stamp(file: &Path) {
+    std::fs::write(file, monotonic_ns().to_string()).unwrap();
+}
+
+/// Forks `count` children that wait for a signal; with `ignore`, all of them ignore TERM.
+fn tree(count: usize, ignore: bool) {
+    if ignore {
+        // SAFETY: setting a disposition to SIG_IGN has no handler to be unsafe about.
+        unsafe { nix::sys::signal::signal(Signal::SIGTERM, nix::sys::signal::SigHandler::SigIgn) }.unwrap();
+    }
+    for _ in 0..count {
+        // SAFETY: single-threaded; the child only calls pause().
+        if let nix::unistd::ForkResult::Child = unsafe { nix::unistd::fork() }.unwrap() {
+            loop {
+                nix::unistd::pause();
+            }
+        }
+    }
+    println!("ready");
+    loop {
+        // Reap the children as they end, so the session empties as a real one would.
+        if nix::sys::wait::wait().is_err() {
+            nix::unistd::pause();
+        }
+    }
+}
+
+fn stats(label: &str, mut samples: Vec<f64>, unit: &str) -> f64 {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = samples[samples.len() / 2];
+    let p95 = samples[((samples.len() as f64 * 0.95).ceil() as usize).clamp(1, samples.len()) - 1];
+    println!(
+        "{label}: median {median:.1} {unit}, p95 {p95:.1} {unit}, min {:.1}, max {:.1} ({} runs)",
+        samples[0],
+        samples[samples.len() - 1],
+        samples.len()
+    );
+    median
+}
+
+struct Xvfb(Child, String);
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-nolisten", "tcp", "-noreset"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (apt-get install xvfb)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        Xvfb(child, format!(":{}", line.trim()))
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.0.id() as i32), signal).unwrap();
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A foreground watcher running the stamp PROGRAM, once it has said "started".
+fn watcher(display: &str, interval: &str, timeout: &str, stamp_file: &Path) -> Child {
+    let me = std::env::current_exe().unwrap();
+    let mut child = Command::new(XEXIT)
+        .args(["--foreground", "-d", display, "--interval", interval, "--timeout", timeout])
+        .arg(me)
+        .arg("stamp")
+        .arg(stamp_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("started:"))), "xexit did not start");
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+fn temp_file(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("xexit-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// SIGKILL of the X server to the start of the exit action (PROGRAM's first instruction).
+fn detection(runs: usize) {
+    let file = temp_file("stamp");
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let x = Xvfb::start();
+        let mut watch = watcher(&x.1, "5s", "15s", &file);
+        std::thread::sleep(Duration::from_millis(100));
+        let killed = monotonic_ns();
+        x.signal(Signal::SIGKILL);
+        watch.wait().unwrap();
+        let stamped: u128 = std::fs::read_to_string(&file).unwrap().trim().parse().unwrap();
+        samples.push((stamped - killed) as f64 / 1e6);
+        let _ = std::fs::remove_file(&file);
+    }
+    let median = stats("detection (closed): SIGKILL of Xvfb to PROGRAM start", samples, "ms");
+    println!("  target: median at most 20 ms: {}", verdict(median <= 20.0));
+}
+
+/// SIGSTOP of the X server to the exit action, against interval + timeout.
+fn hung(runs: usize) {
+    let file = temp_file("hung");
+    let (interval, timeout) = (1.0, 2.0);
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let x = Xvfb::start();
+        let mut watch = watcher(&x.1, "1s", "2s", &file);
+        std::thread::sleep(Duration::from_millis(300));
+        let stopped = monotonic_ns();
+        x.signal(Signal::SIGSTOP);
+        watch.wait().unwrap();
+        let stamped: u128 = std::fs::read_to_string(&file).unwrap().trim().parse().unwrap();
+        samples.push((stamped - stopped) as f64 / 1e6);
+        x.signal(Signal::SIGCONT);
+        let _ = std::fs::remove_file(&file);
+    }
+    let worst = samples.iter().cloned().fold(0.0, f64::max);
+    stats("detection (hung, interval 1s, timeout 2s): SIGSTOP of Xvfb to PROGRAM start", samples, "ms");
+    let bound = (interval + timeout) * 1000.0;
+    println!("  bound interval+timeout = {bound:.0} ms: max {worst:.0} ms {}", verdict(worst <= bound + 50.0));
+}
+
+/// The watcher's resident size and CPU time over `span` at the default interval.
+fn idle(span: Duration) {
+    let x = Xvfb::start();
+    let file = temp_file("idle");
+    let mut watch = watcher(&x.1, "5s", "15s", &file);
+    let pid = watch.id();
+    std::thread::sleep(Duration::from_secs(1));
+    let before = cpu_ns(pid);
+    std::thread::sleep(span);
+    let cpu_ms = (cpu_ns(pid) - before) as f64 / 1e6;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let per_minute = cpu_ms * 60.0 / span.as_secs_f64();
+    println!(
+        "idle (default interval 5s, {} s): RSS {:.2} MiB {}, CPU {cpu_ms:.2} ms = {per_minute:.2} ms per minute {}",
+        span.as_secs(),
+        rss_kib / 1024.0,
+        verdict(rss_kib <= 4096.0),
+        verdict(per_minute <= 10.0)
+    );
+    kill(Pid::from_raw(pid as i32), Signal::SIGTERM).unwrap();
+    watch.wait().unwrap();
+}
+
+/// Time on CPU of every thread, in ns, from schedstat.
+fn cpu_ns(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .sum()
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "(meets the target)" } else { "(MISSES the target)" }
+}
+
+/// The benchmark user, made if missing.
+fn bench_user() -> nix::unistd::User {
+    if nix::unistd::User::from_name(BENCH_USER).unwrap().is_none() {
+        Command::new("useradd").args(["-M", "-N", "-s", "/bin/sh", BENCH_USER]).status().unwrap();
+    }
+    nix::unistd::User::from_name(BENCH_USER).unwrap().expect("bench user")
+}
+
+/// `count` processes of the bench user in trees of at most 1,000, all tagged TAG=`tag`.
+fn spawn_trees(user: &nix::unistd::User, tag: &str, count: usize, ignore_term: bool) -> Vec<Child> {
+    let me = std::env::current_exe().unwrap();
+    let mut leaders = Vec::new();
+    let mut left = count;
+    while left > 0 {
+        // The leader counts as one process of the session too.
+        let children = (left - 1).min(999);
+        let mut child = Command::new(&me)
+            .args(["tree", &children.to_string(), if ignore_term { "ignore" } else { "obey" }])
+            .env_clear()
+            .env("XEXIT_BENCH_TAG", tag)
+            .uid(user.uid.as_raw())
+            .gid(user.gid.as_raw())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        leaders.push(child);
+        left -= children + 1;
+    }
+    leaders
+}
+
+/// Ends the benchmark's processes with xexit itself, session by session.
+fn end_trees(mut leaders: Vec<Child>) {
+    for tag in ["ws01", "ws02"] {
+        Command::new(XEXIT)
+            .args(["end", "-q", "--no-hooks", "--schedule", "KILL/5", "--user", BENCH_USER])
+            .arg(format!("--session=env:XEXIT_BENCH_TAG={tag}"))
+            .status()
+            .unwrap();
+    }
+    for leader in &mut leaders {
+        let _ = leader.wait();
+    }
+}
+
+/// `xexit list` against the classic `ps eww | grep -w | awk` among `count` processes of the user.
+fn lookup(count: usize, runs: usize) {
+    let user = bench_user();
+    // A tenth of the processes are the session (ws01), the rest another session (ws02).
+    let mut leaders = spawn_trees(&user, "ws01", count / 10, false);
+    leaders.extend(spawn_trees(&user, "ws02", count - count / 10, false));
+    let classic = format!("ps eww -u {BENCH_USER} | grep -w XEXIT_BENCH_TAG=ws01 | awk '{{print $1}}'");
+    let ours = format!("{XEXIT} list --user {BENCH_USER} --session env:XEXIT_BENCH_TAG=ws01 | awk '{{print $1}}'");
+    let (mut ours_ms, mut classic_ms) = (Vec::new(), Vec::new());
+    let mut found = (String::new(), String::new());
+    for _ in 0..runs {
+        // Interleaved, so both see the same machine load.
+        let (time, out) = timed_shell(&ours);
+        ours_ms.push(time);
+        found.0 = out;
+        let (time, out) = timed_shell(&classic);
+        classic_ms.push(time);
+        found.1 = out;
+    }
+    let ours_median = stats(&format!("lookup among {count}: xexit list"), ours_ms, "ms");
+    let classic_median = stats(&format!("lookup among {count}: ps eww | grep -w | awk"), classic_ms, "ms");
+    let ratio = ours_median / classic_median;
+    let sorted = |s: &str| {
+        let mut pids: Vec<i32> = s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        pids.sort();
+        pids
+    };
+    let same = sorted(&found.0) == sorted(&found.1);
+    println!(
+        "  ratio xexit/classic {ratio:.3} {}; same {} processes found: {same}",
+        verdict(ratio <= 0.1),
+        sorted(&found.0).len()
+    );
+    end_trees(leaders);
+}
+
+fn timed_shell(script: &str) -> (f64, String) {
+    let start = Instant::now();
+    let output = Command::new("/bin/sh").args(["-c", script]).output().unwrap();
+    (start.elapsed().as_secs_f64() * 1000.0, String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `xexit end` of `count` processes; the time from the first signal to an empty session,
+/// as xexit logs it, and the whole command's wall time.
+fn reap(count: usize, ignore_term: bool) {
+    let user = bench_user();
+    let mut leaders = spawn_trees(&user, "ws01", count, ignore_term);
+    let start = Instant::now();
+    let output = Command::new(XEXIT)
+        .args(["end", "--no-hooks", "--user", BENCH_USER, "--session", "env:XEXIT_BENCH_TAG=ws01"])
+        .output()
+        .unwrap();
+    let wall = start.elapsed();
+    let log = String::from_utf8_lossy(&output.stderr);
+    let empty_ms = log
+        .lines()
+        .find_map(|l| l.split("session empty ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|ms| ms.parse::<f64>().ok());
+    let kind = if ignore_term { "ignore TERM" } else { "obey TERM" };
+    match empty_ms {
+        Some(ms) => println!(
+            "reap {count} that {kind}: empty {ms:.0} ms after the first signal (whole command {:.0} ms){}",
+            wall.as_secs_f64() * 1000.0,
+            if ignore_term { String::new() } else { format!(" {}", verdict(ms <= 200.0)) }
+        ),
+        None => println!("reap {count} that {kind}: NOT emptied; exit {:?}\n{log}", output.status.code()),
+    }
+    for leader in &mut leaders {
+        let _ = leader.wait();
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the tests need (as root, on Debian) and runs every check: formatting,
+# clippy, and the tests against a real Xvfb, real users, processes and cgroups.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(xvfb x11-utils openssh-client tmux procps passwd)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test

@@ -1,0 +1,399 @@
+//! Shared helpers for the integration tests: a real Xvfb per test, test-made users, cgroups
+//! and process trees, and the skip rule (a skip is a failure under CI=true).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const XEXIT: &str = env!("CARGO_BIN_EXE_xexit");
+
+/// Skips the test (returns false) when `missing` is set, unless CI=true, where it fails.
+pub fn available(missing: Option<String>) -> bool {
+    let Some(why) = missing else { return true };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("cannot run under CI=true: {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+pub fn need_root() -> bool {
+    available((!rustix::process::geteuid().is_root()).then(|| "needs root (to create users and cgroups)".into()))
+}
+
+pub fn need_program(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
+    available((!found).then(|| format!("needs {program} (apt-get install the package that has it)")))
+}
+
+/// A private Xvfb on a display number it picked itself (-displayfd), killed on drop.
+pub struct Xvfb {
+    pub child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Option<Xvfb> {
+        if !need_program("Xvfb") {
+            return None;
+        }
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-nolisten", "tcp", "-noreset", "-screen", "0", "320x240x16"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read display number");
+        let number: u32 = line.trim().parse().unwrap_or_else(|_| panic!("Xvfb said {line:?}, not a display number"));
+        Some(Xvfb { child, display: format!(":{number}") })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal).expect("signal Xvfb");
+    }
+
+    /// Sets the root window's LTSP_XEXIT property, as an LTSP admin's `xprop -set` would.
+    pub fn set_control(&self, value: &str) {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, PropMode};
+        use x11rb::wrapper::ConnectionExt as _;
+        let (conn, screen) = x11rb::connect(Some(&self.display)).expect("connect to Xvfb");
+        let root = conn.setup().roots[screen].root;
+        let atom = conn.intern_atom(false, b"LTSP_XEXIT").unwrap().reply().unwrap().atom;
+        conn.change_property8(PropMode::REPLACE, root, atom, AtomEnum::STRING, value.as_bytes()).unwrap();
+        conn.sync().unwrap();
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("xexit-test-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Test users write their PID files here.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Waits until `check` holds or `limit` passes; returns whether it held.
+pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+/// Whether PID is a live process (a zombie counts as ended).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+            !matches!(state, Some("Z" | "X"))
+        }
+        Err(_) => false,
+    }
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().expect("run command")
+}
+
+pub fn xexit(args: &[&str]) -> Command {
+    let mut command = Command::new(XEXIT);
+    command.args(args);
+    command
+}
+
+pub fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+static USERADD: Mutex<()> = Mutex::new(());
+
+/// A user made for tests (and removed with its processes by nobody else): uid and gid.
+pub struct TestUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl TestUser {
+    /// Creates the user `name` if missing; names are per test, so tests never share one.
+    pub fn get(name: &str) -> TestUser {
+        let _lock = USERADD.lock().unwrap_or_else(|p| p.into_inner());
+        if nix::unistd::User::from_name(name).ok().flatten().is_none() {
+            for _ in 0..20 {
+                let status = Command::new("useradd").args(["-M", "-N", "-s", "/bin/sh", name]).status();
+                if nix::unistd::User::from_name(name).ok().flatten().is_some() {
+                    break;
+                }
+                // useradd fails while another process holds /etc/passwd's lock.
+                eprintln!("useradd {name}: {status:?}; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let user = nix::unistd::User::from_name(name).unwrap().expect("test user exists");
+        TestUser { name: name.to_string(), uid: user.uid.as_raw(), gid: user.gid.as_raw() }
+    }
+
+    /// A command that runs as this user, with a clean environment plus `env`.
+    pub fn command(&self, program: &str, env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", "/tmp")
+            .envs(env.iter().copied())
+            .uid(self.uid)
+            .gid(self.gid)
+            .current_dir("/tmp")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// A shell script run as this user; its PID file is written by the script itself.
+    pub fn spawn_shell(&self, script: &str, env: &[(&str, &str)]) -> Child {
+        self.command("/bin/sh", env).args(["-c", script]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    }
+
+    /// Every live process of this user.
+    pub fn processes(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
+            let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().next());
+            if uid == Some(self.uid.to_string().as_str()) && alive(pid) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Ends whatever this test user still runs: its PIDs are all the test's own.
+    pub fn cleanup(&self) {
+        for pid in self.processes() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// Reads a PID that a test process wrote to `file`, waiting for it to appear.
+pub fn read_pid(file: &Path) -> i32 {
+    assert!(
+        wait_for(Duration::from_secs(5), || std::fs::read_to_string(file).is_ok_and(|t| t.trim().parse::<i32>().is_ok())),
+        "{} never got a PID",
+        file.display()
+    );
+    std::fs::read_to_string(file).unwrap().trim().parse().unwrap()
+}
+
+/// The writable cgroup v2 hierarchy's mount point, if there is one.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    let mount = mounts.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(fields[1]))
+    })?;
+    rustix::fs::access(&mount.join("cgroup.procs"), rustix::fs::Access::WRITE_OK).ok().map(|_| mount)
+}
+
+/// A cgroup v2 group made by the test under the hierarchy's root, removed on drop.
+pub struct TestCgroup {
+    pub dir: PathBuf,
+    /// Relative to the hierarchy's root, as `cgroup:PATH` takes it.
+    pub path: String,
+}
+
+impl TestCgroup {
+    pub fn create(name: &str) -> Option<TestCgroup> {
+        let mount = cgroup2_mount();
+        if !available(mount.is_none().then(|| "needs a writable cgroup v2 hierarchy (a cgroup2 line in /proc/mounts)".into()))
+        {
+            return None;
+        }
+        let path = format!("/xexit-test-{name}-{}", std::process::id());
+        let dir = mount.unwrap().join(path.trim_start_matches('/'));
+        let _ = std::fs::create_dir(&dir);
+        Some(TestCgroup { dir, path })
+    }
+
+    pub fn child(&self, name: &str) -> TestCgroup {
+        let dir = self.dir.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        TestCgroup { dir, path: format!("{}/{name}", self.path) }
+    }
+
+    /// Makes `command` start inside this cgroup.
+    pub fn place(&self, command: &mut Command) {
+        let procs = self.dir.join("cgroup.procs");
+        // SAFETY: only async-signal-safe calls between fork and exec: open, write, close.
+        unsafe {
+            command.pre_exec(move || {
+                let pid = std::process::id().to_string();
+                std::fs::write(&procs, pid.as_bytes())
+            });
+        }
+    }
+
+    pub fn pids(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        let mut dirs = vec![self.dir.clone()];
+        while let Some(dir) = dirs.pop() {
+            let text = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            pids.extend(text.lines().filter_map(|l| l.parse::<i32>().ok()));
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+        pids.into_iter().filter(|pid| alive(*pid)).collect()
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Only this test's processes are in here.
+        let _ = std::fs::write(self.dir.join("cgroup.kill"), "1");
+        wait_for(Duration::from_secs(2), || self.pids().is_empty());
+        let mut dirs = vec![self.dir.clone()];
+        let mut all = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(entry.path());
+                }
+            }
+            all.push(dir);
+        }
+        for dir in all.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// A foreground watcher whose stderr lines arrive on a channel.
+pub struct Watcher {
+    pub child: Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Watcher {
+    /// Starts `xexit --foreground ARGS` and waits for its "started" line.
+    pub fn start(args: &[&str]) -> Watcher {
+        let mut child = xexit(&["--foreground"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start xexit");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[xexit] {line}");
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut watcher = Watcher { child, lines, seen: Vec::new() };
+        assert!(watcher.wait_line("started:", Duration::from_secs(10)).is_some(), "xexit never started");
+        watcher
+    }
+
+    /// The first line (seen or to come within `limit`) that contains `text`.
+    pub fn wait_line(&mut self, text: &str, limit: Duration) -> Option<String> {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(text)) {
+            return Some(line.clone());
+        }
+        let deadline = Instant::now() + limit;
+        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.seen.push(line.clone());
+            if line.contains(text) {
+                return Some(line);
+            }
+        }
+        None
+    }
+
+    /// Waits for the watcher to exit; its exit code, or None if it still runs after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A PROGRAM for watch that writes its environment to `file` (atomically, once it is done).
+pub fn env_dumper(file: &Path) -> Vec<String> {
+    let file = file.display();
+    vec!["/bin/sh".into(), "-c".into(), format!("env > {file}.tmp && mv {file}.tmp {file}")]
+}
+
+/// The value of NAME in a file written by `env`.
+pub fn env_in(file: &Path, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::to_string)
+}

@@ -95,7 +95,11 @@ fn user_name(uid: u32) -> String {
 /// What `xexit end` does, and watch on loss without PROGRAM: hooks, then the signal rounds.
 fn end_session(session: &Session, args: &EndArgs, reason: Reason, display: Option<String>) -> Result<u8, Error> {
     let mut reader = ProcReader::new().map_err(reap::Error::Proc)?;
-    let pids: Vec<i32> = session.sweep(&mut reader)?.targets().map(|m| m.pid).collect();
+    let sweep = session.sweep(&mut reader)?;
+    for member in sweep.members.iter().filter(|m| !m.verdict.is_target()) {
+        log::info!("sparing {member}:{}", member.verdict.mark());
+    }
+    let pids: Vec<i32> = sweep.targets().map(|m| m.pid).collect();
     log::info!(
         "ending session {} of {} ({reason}): {} processes",
         session.describe(),

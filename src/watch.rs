@@ -79,7 +79,9 @@ pub fn connect(display: &str, bound: Duration) -> Result<Display, Error> {
             let _ = opener.join();
             result
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::ConnectTimeout { display: display.to_string(), timeout: bound }),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(Error::ConnectTimeout { display: display.to_string(), timeout: bound })
+        }
         // x11rb panics on some malformed names (a display number past the TCP port range).
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             Err(Error::Connect { display: display.to_string(), reason: "not a usable display name".into() })

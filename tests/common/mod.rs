@@ -130,8 +130,9 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
-pub fn run(command: &mut Command) -> Output {
-    command.stdin(Stdio::null()).output().expect("run command")
+/// Runs a command (owned or borrowed) to the end, with stdin from /dev/null.
+pub fn run(mut command: impl std::borrow::BorrowMut<Command>) -> Output {
+    command.borrow_mut().stdin(Stdio::null()).output().expect("run command")
 }
 
 pub fn xexit(args: &[&str]) -> Command {
@@ -191,6 +192,22 @@ impl TestUser {
         command
     }
 
+    /// Like `command`, but the process starts inside `cgroup`: root places it there, then
+    /// setpriv drops to the user, since a user may not move itself out of the root cgroup.
+    pub fn command_in(&self, cgroup: &TestCgroup, program: &str, env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--clear-groups", "--", program])
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", "/tmp")
+            .envs(env.iter().copied())
+            .current_dir("/tmp")
+            .stdin(Stdio::null());
+        cgroup.place(&mut command);
+        command
+    }
+
     /// A shell script run as this user; its PID file is written by the script itself.
     pub fn spawn_shell(&self, script: &str, env: &[(&str, &str)]) -> Child {
         self.command("/bin/sh", env).args(["-c", script]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
@@ -221,7 +238,8 @@ impl TestUser {
 /// Reads a PID that a test process wrote to `file`, waiting for it to appear.
 pub fn read_pid(file: &Path) -> i32 {
     assert!(
-        wait_for(Duration::from_secs(5), || std::fs::read_to_string(file).is_ok_and(|t| t.trim().parse::<i32>().is_ok())),
+        wait_for(Duration::from_secs(5), || std::fs::read_to_string(file)
+            .is_ok_and(|t| t.trim().parse::<i32>().is_ok())),
         "{} never got a PID",
         file.display()
     );
@@ -248,8 +266,9 @@ pub struct TestCgroup {
 impl TestCgroup {
     pub fn create(name: &str) -> Option<TestCgroup> {
         let mount = cgroup2_mount();
-        if !available(mount.is_none().then(|| "needs a writable cgroup v2 hierarchy (a cgroup2 line in /proc/mounts)".into()))
-        {
+        if !available(
+            mount.is_none().then(|| "needs a writable cgroup v2 hierarchy (a cgroup2 line in /proc/mounts)".into()),
+        ) {
             return None;
         }
         let path = format!("/xexit-test-{name}-{}", std::process::id());
@@ -264,7 +283,7 @@ impl TestCgroup {
         TestCgroup { dir, path: format!("{}/{name}", self.path) }
     }
 
-    /// Makes `command` start inside this cgroup.
+    /// Makes `command` start inside this cgroup (it must not change its uid itself).
     pub fn place(&self, command: &mut Command) {
         let procs = self.dir.join("cgroup.procs");
         // SAFETY: only async-signal-safe calls between fork and exec: open, write, close.
@@ -323,13 +342,15 @@ pub struct Watcher {
 impl Watcher {
     /// Starts `xexit --foreground ARGS` and waits for its "started" line.
     pub fn start(args: &[&str]) -> Watcher {
-        let mut child = xexit(&["--foreground"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start xexit");
+        let mut command = xexit(&["--foreground"]);
+        command.args(args);
+        Watcher::spawn(command)
+    }
+
+    /// Starts a prepared xexit command and waits for its "started" line.
+    pub fn spawn(mut command: Command) -> Watcher {
+        let mut child =
+            command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start xexit");
         let (tx, lines) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {

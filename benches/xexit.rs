@@ -4,7 +4,6 @@
 //! (xxbench) and thousands of its processes, and end only those.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +19,14 @@ fn main() {
     match args.first().map(String::as_str) {
         // Helper modes, run as children of the benchmarks.
         Some("stamp") => return stamp(Path::new(&args[1])),
-        Some("tree") => return tree(args[1].parse().unwrap(), args[2] == "ignore"),
+        Some("tree") => {
+            return tree(
+                args[1].parse().unwrap(),
+                args[2] == "ignore",
+                args[3].parse().unwrap(),
+                args[4].parse().unwrap(),
+            );
+        }
         _ => {}
     }
     let runs: usize = flag(&args, "--runs").unwrap_or(20);
@@ -60,27 +66,26 @@ fn stamp(file: &Path) {
     std::fs::write(file, monotonic_ns().to_string()).unwrap();
 }
 
-/// Forks `count` children that wait for a signal; with `ignore`, all of them ignore TERM.
-fn tree(count: usize, ignore: bool) {
-    if ignore {
-        // SAFETY: setting a disposition to SIG_IGN has no handler to be unsafe about.
-        unsafe { nix::sys::signal::signal(Signal::SIGTERM, nix::sys::signal::SigHandler::SigIgn) }.unwrap();
-    }
+/// Forks `count` children that become `uid` and wait for a signal (with `ignore`, ignoring
+/// TERM). The leader stays root, so it is no session process, and reaps them all: no orphans
+/// pile up as zombies for the next run.
+fn tree(count: usize, ignore: bool, uid: u32, gid: u32) {
     for _ in 0..count {
-        // SAFETY: single-threaded; the child only calls pause().
+        // SAFETY: single-threaded; the child only changes ids and signals, then pauses.
         if let nix::unistd::ForkResult::Child = unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::setgid(gid.into()).unwrap();
+            nix::unistd::setuid(uid.into()).unwrap();
+            if ignore {
+                // SAFETY: SIG_IGN has no handler to be unsafe about.
+                unsafe { nix::sys::signal::signal(Signal::SIGTERM, nix::sys::signal::SigHandler::SigIgn) }.unwrap();
+            }
             loop {
                 nix::unistd::pause();
             }
         }
     }
     println!("ready");
-    loop {
-        // Reap the children as they end, so the session empties as a real one would.
-        if nix::sys::wait::wait().is_err() {
-            nix::unistd::pause();
-        }
-    }
+    while nix::sys::wait::wait().is_ok() {}
 }
 
 fn stats(label: &str, mut samples: Vec<f64>, unit: &str) -> f64 {
@@ -241,20 +246,18 @@ fn bench_user() -> nix::unistd::User {
     nix::unistd::User::from_name(BENCH_USER).unwrap().expect("bench user")
 }
 
-/// `count` processes of the bench user in trees of at most 1,000, all tagged TAG=`tag`.
+/// `count` processes of the bench user in trees of 1,000, all tagged XEXIT_BENCH_TAG=`tag`.
 fn spawn_trees(user: &nix::unistd::User, tag: &str, count: usize, ignore_term: bool) -> Vec<Child> {
     let me = std::env::current_exe().unwrap();
     let mut leaders = Vec::new();
     let mut left = count;
     while left > 0 {
-        // The leader counts as one process of the session too.
-        let children = (left - 1).min(999);
+        let children = left.min(1000);
         let mut child = Command::new(&me)
             .args(["tree", &children.to_string(), if ignore_term { "ignore" } else { "obey" }])
+            .args([user.uid.to_string(), user.gid.to_string()])
             .env_clear()
             .env("XEXIT_BENCH_TAG", tag)
-            .uid(user.uid.as_raw())
-            .gid(user.gid.as_raw())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -262,7 +265,7 @@ fn spawn_trees(user: &nix::unistd::User, tag: &str, count: usize, ignore_term: b
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready");
         leaders.push(child);
-        left -= children + 1;
+        left -= children;
     }
     leaders
 }

@@ -348,19 +348,26 @@ impl Status {
     }
 }
 
-/// Reads /proc/PID/FILE through one directory fd and one buffer, for speed over thousands of PIDs.
+/// Reads /proc/PID/FILE through one directory fd and one buffer. A scan of 10,000 processes
+/// is bound by syscalls, so each file costs an openat and one read, and the closes are
+/// batched into close_range calls.
 pub struct ProcReader {
     proc: OwnedFd,
     path: String,
     buf: Vec<u8>,
     /// How much of `buf` the last read filled.
     len: usize,
+    /// Files read and not closed yet.
+    to_close: Vec<OwnedFd>,
 }
+
+/// How many files stay open before they are closed together.
+const CLOSE_BATCH: usize = 256;
 
 impl ProcReader {
     pub fn new() -> io::Result<Self> {
         let proc = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(ProcReader { proc, path: String::new(), buf: vec![0; 64 * 1024], len: 0 })
+        Ok(ProcReader { proc, path: String::new(), buf: vec![0; 64 * 1024], len: 0, to_close: Vec::new() })
     }
 
     pub fn read(&mut self, pid: i32, file: &str) -> io::Result<&[u8]> {
@@ -368,18 +375,44 @@ impl ProcReader {
         let _ = write!(self.path, "{pid}/{file}");
         let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
         let mut filled = 0;
-        loop {
-            if self.buf.len() - filled < 4096 {
-                self.buf.resize((self.buf.len() * 2).max(64 * 1024), 0);
+        let result = loop {
+            let room = self.buf.len() - filled;
+            match rustix::io::read(&fd, &mut self.buf[filled..]) {
+                // procfs hands over all it has when the buffer has room, so a short read is the end.
+                Ok(count) if count < room => break Ok(filled + count),
+                Ok(count) => {
+                    filled += count;
+                    self.buf.resize(self.buf.len() * 2, 0);
+                }
+                Err(e) => break Err(io::Error::from(e)),
             }
-            let count = rustix::io::read(&fd, &mut self.buf[filled..])?;
-            if count == 0 {
-                break;
-            }
-            filled += count;
+        };
+        self.to_close.push(fd);
+        if self.to_close.len() >= CLOSE_BATCH {
+            self.close_batch();
         }
-        self.len = filled;
+        self.len = result?;
         Ok(&self.buf[..self.len])
+    }
+
+    fn close_batch(&mut self) {
+        use std::os::fd::IntoRawFd;
+        let mut fds: Vec<i32> = self.to_close.drain(..).map(IntoRawFd::into_raw_fd).collect();
+        fds.sort_unstable();
+        let mut rest = &fds[..];
+        while let Some(&first) = rest.first() {
+            let run = rest.iter().enumerate().take_while(|(i, fd)| **fd == first + *i as i32).count();
+            let last = rest[run - 1];
+            // SAFETY: every fd from first to last is one this reader opened and still owns.
+            let closed = run > 1 && unsafe { libc::close_range(first as u32, last as u32, 0) } == 0;
+            if !closed {
+                for fd in &rest[..run] {
+                    // SAFETY: as above; each is closed once.
+                    unsafe { libc::close(*fd) };
+                }
+            }
+            rest = &rest[run..];
+        }
     }
 
     fn read_string(&mut self, pid: i32, file: &str) -> io::Result<String> {
@@ -503,18 +536,26 @@ impl Session {
 
     /// One full pass: every process of the session, with what is to be done with each.
     pub fn sweep(&self, reader: &mut ProcReader) -> Result<Sweep, Error> {
+        let candidates = self.candidates()?;
+        let examined = self.examine_all(&candidates, reader);
         let mut sweep = Sweep::default();
-        for pid in self.candidates()? {
-            let (member, other_tag) = self.examine(pid, reader);
-            sweep.other_session_seen |= other_tag;
-            match member {
+        let mut other_tags = Vec::new();
+        for (pid, examined) in candidates.iter().zip(examined) {
+            match examined {
                 Examined::Member(m) => {
                     sweep.scope_has_others |= !m.verdict.is_target();
                     sweep.members.push(m);
                 }
                 Examined::Foreign => sweep.scope_has_others = true,
+                Examined::OtherTag => other_tags.push(*pid),
                 Examined::Outside => {}
             }
+        }
+        // Only `--unreadable auto` asks whether another session is there, and only then are
+        // the other tags' owners looked up.
+        let unreadable = sweep.members.iter().any(|m| m.verdict == Verdict::UnreadableTarget);
+        if unreadable && self.unreadable == Unreadable::Auto {
+            sweep.other_session_seen = other_tags.iter().any(|pid| self.users_own(*pid, reader));
         }
         for member in &mut sweep.members {
             member.verdict = self.settle_unreadable(&member.verdict, sweep.other_session_seen);
@@ -522,9 +563,56 @@ impl Session {
         Ok(sweep)
     }
 
+    /// Examines each candidate; large scans are split across the cores, each thread with its
+    /// own reader and its own fd table (unshared, so the threads' opens and closes do not
+    /// contend for one table's lock; what a thread opens there never leaves it).
+    fn examine_all(&self, candidates: &[i32], reader: &mut ProcReader) -> Vec<Examined> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        if candidates.len() < PARALLEL_FROM || threads < 2 {
+            return candidates.iter().map(|pid| self.examine(*pid, reader)).collect();
+        }
+        let chunk = candidates.len().div_ceil(threads);
+        let mut chunks = candidates.chunks(chunk);
+        let first = chunks.next().unwrap_or_default();
+        std::thread::scope(|scope| {
+            let others: Vec<_> = chunks
+                .map(|pids| {
+                    scope.spawn(move || {
+                        if nix::sched::unshare(nix::sched::CloneFlags::CLONE_FILES).is_err() {
+                            return Vec::new();
+                        }
+                        match ProcReader::new() {
+                            Ok(mut own) => pids.iter().map(|pid| self.examine(*pid, &mut own)).collect(),
+                            Err(_) => Vec::new(),
+                        }
+                    })
+                })
+                .collect();
+            let mut all: Vec<Examined> = first.iter().map(|pid| self.examine(*pid, reader)).collect();
+            for (handle, pids) in others.into_iter().zip(candidates.chunks(chunk).skip(1)) {
+                let mut part = handle.join().unwrap_or_default();
+                // A thread that could not open /proc leaves its share to this one.
+                if part.len() != pids.len() {
+                    part = pids.iter().map(|pid| self.examine(*pid, reader)).collect();
+                }
+                all.extend(part);
+            }
+            all
+        })
+    }
+
+    /// Whether `pid` is a process of the target user (real and effective uid).
+    fn users_own(&self, pid: i32, reader: &mut ProcReader) -> bool {
+        reader
+            .read_string(pid, "status")
+            .ok()
+            .and_then(|text| Status::parse(pid, &text))
+            .is_some_and(|st| self.uid.is_none_or(|uid| st.real_uid == uid && st.effective_uid == uid))
+    }
+
     /// Re-checks one process right before it is signalled (its pidfd already open).
     pub fn confirm(&self, pid: i32, reader: &mut ProcReader, other_session_seen: bool) -> bool {
-        match self.examine(pid, reader).0 {
+        match self.examine(pid, reader) {
             Examined::Member(m) => self.settle_unreadable(&m.verdict, other_session_seen).is_target(),
             _ => false,
         }
@@ -542,17 +630,15 @@ impl Session {
         if end_it { Verdict::UnreadableTarget } else { Verdict::UnreadableSpared }
     }
 
-    /// Whether `pid` belongs to the session; the flag tells whether it is the user's
-    /// process of another session (the tag with another value).
-    fn examine(&self, pid: i32, reader: &mut ProcReader) -> (Examined, bool) {
+    /// Whether `pid` belongs to the session, and if so what is to be done with it.
+    fn examine(&self, pid: i32, reader: &mut ProcReader) -> Examined {
         let mut unreadable = false;
-        let mut other_tag = false;
         match &self.scope {
             Scope::Env { name, value } => match read_tag(reader, pid, name, value) {
                 Tag::Same => {}
                 Tag::Unreadable => unreadable = true,
-                Tag::Other => other_tag = true,
-                Tag::Absent | Tag::Gone => return (Examined::Outside, false),
+                Tag::Other => return Examined::OtherTag,
+                Tag::Absent | Tag::Gone => return Examined::Outside,
             },
             Scope::Cgroup(cgroup) => {
                 let inside = reader
@@ -561,33 +647,28 @@ impl Session {
                     .and_then(|text| cgroup.path_in(&text))
                     .is_some_and(|path| cgroup.holds(&path));
                 if !inside {
-                    return (Examined::Outside, false);
+                    return Examined::Outside;
                 }
             }
             Scope::User => {}
         }
         let Some(status) = reader.read_string(pid, "status").ok().and_then(|t| Status::parse(pid, &t)) else {
-            return (Examined::Outside, false);
+            return Examined::Outside;
         };
-        let users_own = self.uid.is_none_or(|uid| status.real_uid == uid && status.effective_uid == uid);
-        if other_tag {
-            // Only the user's own processes say that another session of the user is visible.
-            return (Examined::Outside, users_own);
-        }
         if status.kernel_thread || status.is_zombie() {
-            return (Examined::Outside, false);
+            return Examined::Outside;
         }
+        let users_own = self.uid.is_none_or(|uid| status.real_uid == uid && status.effective_uid == uid);
         let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
         if pid == self.self_pid || pid == 1 || !users_own || root_protected {
-            return (Examined::Foreign, false);
+            return Examined::Foreign;
         }
         let verdict = match self.spared_as(pid, &status.name) {
             Some(name) => Verdict::Spared(name),
             None if unreadable => Verdict::UnreadableTarget,
             None => Verdict::Target,
         };
-        let member = Member { pid, uid: status.real_uid, name: status.name, state: status.state, verdict };
-        (Examined::Member(member), false)
+        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, state: status.state, verdict })
     }
 
     /// The `--spare` NAME that matches the process's name, executable path, or its file name.
@@ -614,7 +695,12 @@ enum Examined {
     Foreign,
     /// Not in the scope at all.
     Outside,
+    /// Has the tag with another value: maybe the user's other session.
+    OtherTag,
 }
+
+/// Scans of at least this many processes are split across threads.
+const PARALLEL_FROM: usize = 2000;
 
 fn read_tag(reader: &mut ProcReader, pid: i32, name: &str, value: &str) -> Tag {
     match reader.read(pid, "environ") {
@@ -710,6 +796,12 @@ fn user_name_of(uid: u32) -> String {
     match nix::unistd::User::from_uid(uid.into()) {
         Ok(Some(user)) => user.name,
         _ => uid.to_string(),
+    }
+}
+
+impl Drop for ProcReader {
+    fn drop(&mut self) {
+        self.close_batch();
     }
 }
 

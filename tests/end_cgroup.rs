@@ -16,9 +16,11 @@ fn cgroup_path_ends_the_cgroup_and_its_descendants_only() {
     let Some(sibling) = TestCgroup::create("sibling") else { return };
     let nested = session.child("app");
     let user = TestUser::get("xxcg1");
-    spawn_in(&session, &user, "exec sleep 1000");
-    spawn_in(&session, &user, "trap '' TERM; while :; do sleep 0.1; done");
-    spawn_in(&nested, &user, "sleep 1000 & exec sleep 1000");
+    let members = [
+        spawn_in(&session, &user, "exec sleep 1000"),
+        spawn_in(&session, &user, "trap '' TERM; while :; do sleep 0.1; done"),
+        spawn_in(&nested, &user, "sleep 1000 & exec sleep 1000"),
+    ];
     let mut bystander = spawn_in(&sibling, &user, "exec sleep 1000");
     assert!(wait_for(std::time::Duration::from_secs(2), || session.pids().len() >= 4));
 
@@ -27,8 +29,10 @@ fn cgroup_path_ends_the_cgroup_and_its_descendants_only() {
     let log = stderr_of(&output);
     let left = session.pids();
     let bystander_alive = alive(bystander.id() as i32);
-    let _ = bystander.kill();
-    let _ = bystander.wait();
+    for mut child in members.into_iter().chain([bystander]) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     assert_eq!(output.status.code(), Some(0), "{log}");
     assert!(left.is_empty(), "left in the cgroup: {left:?}\n{log}");
     assert!(bystander_alive, "the sibling cgroup was hit");
@@ -51,7 +55,8 @@ fn own_cgroup_ends_everything_in_it_but_xexit() {
     let mut bystander = spawn_in(&sibling, &user, "exec sleep 1000");
     assert!(wait_for(std::time::Duration::from_secs(2), || session.pids().len() >= 3));
 
-    let output = run(user.command_in(&session, XEXIT, &[]).args(["end", "--session", "cgroup", "--no-hooks", "--grace", "1"]));
+    let output =
+        run(user.command_in(&session, XEXIT, &[]).args(["end", "--session", "cgroup", "--no-hooks", "--grace", "1"]));
     let left = session.pids();
     let bystander_alive = alive(bystander.id() as i32);
     for child in members.iter_mut().chain([&mut bystander]) {

@@ -37,6 +37,7 @@ fn auto_spares_unreadable_processes_while_another_session_is_visible() {
     let agent_alive = alive(agent);
     let other_alive = alive(other_session.id() as i32);
     let _ = other_session.kill();
+    let _ = other_session.wait();
     user.cleanup();
     assert!(!agent_alive, "--unreadable kill left ssh-agent");
     assert!(other_alive, "the other session was hit");

@@ -253,7 +253,7 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
         let fields: Vec<&str> = line.split_whitespace().collect();
         (fields.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(fields[1]))
     })?;
-    rustix::fs::access(&mount.join("cgroup.procs"), rustix::fs::Access::WRITE_OK).ok().map(|_| mount)
+    rustix::fs::access(mount.join("cgroup.procs"), rustix::fs::Access::WRITE_OK).ok().map(|_| mount)
 }
 
 /// A cgroup v2 group made by the test under the hierarchy's root, removed on drop.

@@ -17,12 +17,19 @@ fn every_process_of_an_adversarial_session_ends() {
     let tag = [("XEXIT_TEST_TAG", "ws01")];
     let file = |name: &str| dir.path(name).display().to_string();
 
-    user.spawn_shell(&format!("trap '' TERM; echo $$ > {}; while :; do sleep 0.2; done", file("ignorer")), &tag);
+    let mut shells = Vec::new();
+    shells.push(
+        user.spawn_shell(&format!("trap '' TERM; echo $$ > {}; while :; do sleep 0.2; done", file("ignorer")), &tag),
+    );
     let stopped = user.command("sleep", &tag).arg("1000").spawn().unwrap();
     kill(Pid::from_raw(stopped.id() as i32), Signal::SIGSTOP).unwrap();
-    user.spawn_shell(&format!("(setsid sh -c 'echo $$ > {}; exec sleep 1000' &); exit 0", file("daemon")), &tag);
-    user.spawn_shell(&format!("echo $$ > {}; while :; do sleep 30 & sleep 0.05; done", file("forker")), &tag);
-    user.spawn_shell(
+    shells.push(
+        user.spawn_shell(&format!("(setsid sh -c 'echo $$ > {}; exec sleep 1000' &); exit 0", file("daemon")), &tag),
+    );
+    shells.push(
+        user.spawn_shell(&format!("echo $$ > {}; while :; do sleep 30 & sleep 0.05; done", file("forker")), &tag),
+    );
+    shells.push(user.spawn_shell(
         &format!(
             "trap 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo saved > {}; exit 0' TERM; \
              echo $$ > {}; while :; do sleep 0.1; done",
@@ -30,7 +37,7 @@ fn every_process_of_an_adversarial_session_ends() {
             file("saver")
         ),
         &tag,
-    );
+    ));
     let agent = run(user.command("ssh-agent", &tag).arg("-s"));
     let agent_out = stdout_of(&agent);
     let agent_pid: i32 = agent_out
@@ -66,6 +73,9 @@ fn every_process_of_an_adversarial_session_ends() {
     let elapsed = started.elapsed();
     let survivors = user.processes();
     user.cleanup();
+    for mut child in shells.into_iter().chain([stopped]) {
+        let _ = child.wait();
+    }
 
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     assert!(survivors.is_empty(), "survivors: {survivors:?}\n{}", stderr_of(&output));

@@ -21,7 +21,7 @@ fn cgroup_path_ends_the_cgroup_and_its_descendants_only() {
         spawn_in(&session, &user, "trap '' TERM; while :; do sleep 0.1; done"),
         spawn_in(&nested, &user, "sleep 1000 & exec sleep 1000"),
     ];
-    let mut bystander = spawn_in(&sibling, &user, "exec sleep 1000");
+    let bystander = spawn_in(&sibling, &user, "exec sleep 1000");
     assert!(wait_for(std::time::Duration::from_secs(2), || session.pids().len() >= 4));
 
     let output =
@@ -48,7 +48,7 @@ fn own_cgroup_ends_everything_in_it_but_xexit() {
     let Some(session) = TestCgroup::create("own") else { return };
     let Some(sibling) = TestCgroup::create("ownsibling") else { return };
     let user = TestUser::get("xxcg2");
-    let mut members = vec![
+    let mut members = [
         spawn_in(&session, &user, "exec sleep 1000"),
         spawn_in(&session, &user, "(setsid sleep 1000 &); exec sleep 1000"),
     ];

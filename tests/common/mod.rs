@@ -418,3 +418,37 @@ pub fn env_in(file: &Path, name: &str) -> Option<String> {
     let text = std::fs::read_to_string(file).ok()?;
     text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::to_string)
 }
+
+/// A hook directory made by the test (root-owned, 0755, so xexit trusts it), and a place
+/// for the hooks to write what they saw.
+pub struct HookDir {
+    pub temp: TempDir,
+    pub dir: PathBuf,
+}
+
+impl HookDir {
+    pub fn new(label: &str) -> HookDir {
+        let temp = TempDir::new(label);
+        let dir = temp.path("Xexit.d");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        HookDir { temp, dir }
+    }
+
+    /// Adds a hook; `body` may use OUT for the results directory.
+    pub fn add(&self, name: &str, mode: u32, body: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        let out = self.temp.0.display().to_string();
+        std::fs::write(&path, body.replace("OUT", &out)).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        path
+    }
+
+    pub fn out(&self, name: &str) -> PathBuf {
+        self.temp.path(name)
+    }
+
+    pub fn arg(&self) -> String {
+        format!("--hook-dir={}", self.dir.display())
+    }
+}

@@ -19,7 +19,7 @@ use log::LevelFilter;
 use crate::cli::{Cli, Command, EndArgs, ListArgs, WatchArgs};
 pub use crate::error::Error;
 use crate::error::{EXIT_FAILED, EXIT_OK};
-use crate::session::{ProcReader, Session};
+use crate::session::{Detail, ProcReader, Session};
 use crate::watch::Ended;
 use crate::watchdog::Reason;
 
@@ -72,13 +72,13 @@ fn list(args: &ListArgs) -> Result<u8, Error> {
     logging::init(&args.output, LevelFilter::Warn);
     let session = Session::resolve(&args.session)?;
     let mut reader = ProcReader::new().map_err(reap::Error::Proc)?;
-    let mut sweep = session.sweep(&mut reader)?;
+    let mut sweep = session.sweep(&mut reader, Detail::Commands)?;
     sweep.members.sort_by_key(|m| m.pid);
     let mut names: HashMap<u32, String> = HashMap::new();
     let mut out = String::new();
     for member in &sweep.members {
         let user = names.entry(member.uid).or_insert_with(|| user_name(member.uid));
-        let command = reader.command_line(member.pid, &member.name);
+        let command = member.command.as_deref().unwrap_or_default();
         out.push_str(&format!("{} {user} {command}{}\n", member.pid, member.verdict.mark()));
     }
     print!("{out}");
@@ -95,7 +95,7 @@ fn user_name(uid: u32) -> String {
 /// What `xexit end` does, and watch on loss without PROGRAM: hooks, then the signal rounds.
 fn end_session(session: &Session, args: &EndArgs, reason: Reason, display: Option<String>) -> Result<u8, Error> {
     let mut reader = ProcReader::new().map_err(reap::Error::Proc)?;
-    let sweep = session.sweep(&mut reader)?;
+    let sweep = session.sweep(&mut reader, Detail::Plain)?;
     for member in sweep.members.iter().filter(|m| !m.verdict.is_target()) {
         log::info!("sparing {member}:{}", member.verdict.mark());
     }

@@ -12,7 +12,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags};
 
 use crate::cli::parse_duration;
-use crate::session::{self, ProcReader, Scope, Session, Sweep};
+use crate::session::{self, Detail, ProcReader, Scope, Session, Sweep};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -161,7 +161,10 @@ impl Reaper<'_> {
         let sweep = self.sweep()?;
         let mut survivors: Vec<String> = sweep
             .targets()
-            .map(|m| format!("{} {} {}", m.pid, m.state, self.reader.command_line(m.pid, &m.name)))
+            .map(|m| {
+                let state = self.reader.state(m.pid);
+                format!("{} {state} {}", m.pid, self.reader.command_line(m.pid, &m.name))
+            })
             .collect();
         survivors.extend(self.leftovers.iter().map(|l| format!("{} (left by a hook)", l.pid)));
         for survivor in &survivors {
@@ -171,7 +174,7 @@ impl Reaper<'_> {
     }
 
     fn sweep(&mut self) -> Result<Sweep, Error> {
-        let sweep = self.session.sweep(&mut self.reader)?;
+        let sweep = self.session.sweep(&mut self.reader, Detail::Plain)?;
         self.other_session_seen = sweep.other_session_seen;
         Ok(sweep)
     }

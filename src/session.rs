@@ -286,6 +286,19 @@ pub struct Member {
     /// The State: field of /proc/PID/status, e.g. "D (disk sleep)".
     pub state: String,
     pub verdict: Verdict,
+    /// The command line, when the sweep was asked for it (`Detail::Commands`).
+    pub command: Option<String>,
+}
+
+/// How much a sweep finds out about each member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Enough to decide: a tagged process's owner may come from its environ file's owner.
+    Plain,
+    /// As Plain, and the command line, for `list`.
+    Commands,
+    /// Every check from /proc/PID/status (real and effective uid), right before a signal.
+    Confirm,
 }
 
 /// One pass over the session's processes.
@@ -371,6 +384,9 @@ impl ProcReader {
     }
 
     pub fn read(&mut self, pid: i32, file: &str) -> io::Result<&[u8]> {
+        if self.to_close.len() >= CLOSE_BATCH {
+            self.close_batch();
+        }
         self.path.clear();
         let _ = write!(self.path, "{pid}/{file}");
         let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
@@ -388,9 +404,6 @@ impl ProcReader {
             }
         };
         self.to_close.push(fd);
-        if self.to_close.len() >= CLOSE_BATCH {
-            self.close_batch();
-        }
         self.len = result?;
         Ok(&self.buf[..self.len])
     }
@@ -413,6 +426,18 @@ impl ProcReader {
             }
             rest = &rest[run..];
         }
+    }
+
+    /// The owner of the file last read: for a dumpable process's environ, its effective uid;
+    /// for a non-dumpable one, root. One fstat on a file already open.
+    fn last_owner(&self) -> Option<u32> {
+        self.to_close.last().and_then(|fd| rustix::fs::fstat(fd).ok()).map(|st| st.st_uid)
+    }
+
+    /// The State: line of /proc/PID/status, e.g. "D (disk sleep)".
+    pub fn state(&mut self, pid: i32) -> String {
+        let status = self.read_string(pid, "status").unwrap_or_default();
+        status.lines().find_map(|l| l.strip_prefix("State:")).map_or_else(|| "gone".into(), |s| s.trim().to_string())
     }
 
     fn read_string(&mut self, pid: i32, file: &str) -> io::Result<String> {
@@ -447,14 +472,6 @@ enum Tag {
     Absent,
     Unreadable,
     Gone,
-}
-
-/// Every PID in /proc.
-fn all_pids() -> io::Result<Vec<i32>> {
-    Ok(std::fs::read_dir("/proc")?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .collect())
 }
 
 /// The session: its scope, its user, and what is never touched.
@@ -523,31 +540,26 @@ impl Session {
         }
     }
 
-    /// The PIDs worth examining: the cgroup's, or all of /proc.
-    fn candidates(&self) -> Result<Vec<i32>, Error> {
-        match &self.scope {
-            Scope::Cgroup(cgroup) => cgroup
-                .pids()
-                .map(|pids| pids.into_iter().collect())
-                .map_err(|source| Error::Read { path: cgroup.dir().display().to_string(), source }),
-            _ => all_pids().map_err(|source| Error::Read { path: "/proc".into(), source }),
-        }
-    }
-
     /// One full pass: every process of the session, with what is to be done with each.
-    pub fn sweep(&self, reader: &mut ProcReader) -> Result<Sweep, Error> {
-        let candidates = self.candidates()?;
-        let examined = self.examine_all(&candidates, reader);
+    pub fn sweep(&self, reader: &mut ProcReader, detail: Detail) -> Result<Sweep, Error> {
+        let examined = match &self.scope {
+            Scope::Cgroup(cgroup) => {
+                let pids =
+                    cgroup.pids().map_err(|source| Error::Read { path: cgroup.dir().display().to_string(), source })?;
+                pids.into_iter().map(|pid| (pid, self.examine(pid, reader, detail))).collect()
+            }
+            _ => self.examine_proc(reader, detail).map_err(|source| Error::Read { path: "/proc".into(), source })?,
+        };
         let mut sweep = Sweep::default();
         let mut other_tags = Vec::new();
-        for (pid, examined) in candidates.iter().zip(examined) {
+        for (pid, examined) in examined {
             match examined {
                 Examined::Member(m) => {
                     sweep.scope_has_others |= !m.verdict.is_target();
                     sweep.members.push(m);
                 }
                 Examined::Foreign => sweep.scope_has_others = true,
-                Examined::OtherTag => other_tags.push(*pid),
+                Examined::OtherTag => other_tags.push(pid),
                 Examined::Outside => {}
             }
         }
@@ -563,41 +575,54 @@ impl Session {
         Ok(sweep)
     }
 
-    /// Examines each candidate; large scans are split across the cores, each thread with its
-    /// own reader and its own fd table (unshared, so the threads' opens and closes do not
-    /// contend for one table's lock; what a thread opens there never leaves it).
-    fn examine_all(&self, candidates: &[i32], reader: &mut ProcReader) -> Vec<Examined> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-        if candidates.len() < PARALLEL_FROM || threads < 2 {
-            return candidates.iter().map(|pid| self.examine(*pid, reader)).collect();
+    /// Examines every process in /proc. Reading /proc and examining PIDs go on together,
+    /// across the cores: each helper thread has its own reader and its own fd table
+    /// (unshared, so the threads' opens and closes do not contend for one table's lock; what a
+    /// thread opens there never leaves it). The kernel's work per /proc file, not the
+    /// syscalls, is what a scan of thousands of processes costs.
+    fn examine_proc(&self, reader: &mut ProcReader, detail: Detail) -> io::Result<Vec<(i32, Examined)>> {
+        let entries = std::fs::read_dir("/proc")?;
+        let pids: Vec<i32> =
+            entries.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok())).collect();
+        let helpers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) - 1;
+        if helpers == 0 {
+            return Ok(pids.into_iter().map(|pid| (pid, self.examine(pid, reader, detail))).collect());
         }
-        let chunk = candidates.len().div_ceil(threads);
-        let mut chunks = candidates.chunks(chunk);
-        let first = chunks.next().unwrap_or_default();
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<i32>>();
+        let rx = std::sync::Mutex::new(rx);
+        let next_chunk = || rx.lock().ok().and_then(|rx| rx.recv().ok());
+        let examine_chunks = |reader: &mut ProcReader| {
+            let mut out = Vec::new();
+            while let Some(chunk) = next_chunk() {
+                out.extend(chunk.into_iter().map(|pid| (pid, self.examine(pid, reader, detail))));
+            }
+            out
+        };
         std::thread::scope(|scope| {
-            let others: Vec<_> = chunks
-                .map(|pids| {
-                    scope.spawn(move || {
-                        if nix::sched::unshare(nix::sched::CloneFlags::CLONE_FILES).is_err() {
-                            return Vec::new();
-                        }
-                        match ProcReader::new() {
-                            Ok(mut own) => pids.iter().map(|pid| self.examine(*pid, &mut own)).collect(),
-                            Err(_) => Vec::new(),
-                        }
+            let workers: Vec<_> = (0..helpers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        // A helper that cannot set up leaves its chunks to the others.
+                        nix::sched::unshare(nix::sched::CloneFlags::CLONE_FILES).ok()?;
+                        let mut own = ProcReader::new().ok()?;
+                        Some(examine_chunks(&mut own))
                     })
                 })
                 .collect();
-            let mut all: Vec<Examined> = first.iter().map(|pid| self.examine(*pid, reader)).collect();
-            for (handle, pids) in others.into_iter().zip(candidates.chunks(chunk).skip(1)) {
-                let mut part = handle.join().unwrap_or_default();
-                // A thread that could not open /proc leaves its share to this one.
-                if part.len() != pids.len() {
-                    part = pids.iter().map(|pid| self.examine(*pid, reader)).collect();
+            let mut chunk = Vec::with_capacity(SCAN_CHUNK);
+            for pid in pids {
+                chunk.push(pid);
+                if chunk.len() == SCAN_CHUNK {
+                    let _ = tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(SCAN_CHUNK)));
                 }
-                all.extend(part);
             }
-            all
+            let _ = tx.send(chunk);
+            drop(tx);
+            let mut all = examine_chunks(reader);
+            for worker in workers {
+                all.extend(worker.join().ok().flatten().unwrap_or_default());
+            }
+            Ok(all)
         })
     }
 
@@ -612,7 +637,7 @@ impl Session {
 
     /// Re-checks one process right before it is signalled (its pidfd already open).
     pub fn confirm(&self, pid: i32, reader: &mut ProcReader, other_session_seen: bool) -> bool {
-        match self.examine(pid, reader) {
+        match self.examine(pid, reader, Detail::Confirm) {
             Examined::Member(m) => self.settle_unreadable(&m.verdict, other_session_seen).is_target(),
             _ => false,
         }
@@ -631,10 +656,15 @@ impl Session {
     }
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
-    fn examine(&self, pid: i32, reader: &mut ProcReader) -> Examined {
+    fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
         let mut unreadable = false;
         match &self.scope {
             Scope::Env { name, value } => match read_tag(reader, pid, name, value) {
+                Tag::Same if detail != Detail::Confirm => {
+                    if let Some(member) = self.tagged_member(pid, reader, detail) {
+                        return member;
+                    }
+                }
                 Tag::Same => {}
                 Tag::Unreadable => unreadable = true,
                 Tag::Other => return Examined::OtherTag,
@@ -668,7 +698,26 @@ impl Session {
             None if unreadable => Verdict::UnreadableTarget,
             None => Verdict::Target,
         };
-        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, state: status.state, verdict })
+        let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
+        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, state: status.state, verdict, command })
+    }
+
+    /// A tagged process whose environ file the user owns is the user's, dumpable, and so
+    /// neither a kernel thread nor a zombie (those have no environment): no status read is
+    /// needed. Anything else takes the full path.
+    fn tagged_member(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Option<Examined> {
+        let owner = reader.last_owner()?;
+        if self.uid != Some(owner) || owner == 0 || pid == self.self_pid || pid == 1 {
+            return None;
+        }
+        let name = if self.spare.is_empty() {
+            String::new()
+        } else {
+            reader.read_string(pid, "comm").ok()?.trim_end().to_string()
+        };
+        let verdict = self.spared_as(pid, &name).map_or(Verdict::Target, Verdict::Spared);
+        let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &name));
+        Some(Examined::Member(Member { pid, uid: owner, name, state: String::new(), verdict, command }))
     }
 
     /// The `--spare` NAME that matches the process's name, executable path, or its file name.
@@ -699,8 +748,8 @@ enum Examined {
     OtherTag,
 }
 
-/// Scans of at least this many processes are split across threads.
-const PARALLEL_FROM: usize = 2000;
+/// How many PIDs a scan thread takes at a time.
+const SCAN_CHUNK: usize = 128;
 
 fn read_tag(reader: &mut ProcReader, pid: i32, name: &str, value: &str) -> Tag {
     match reader.read(pid, "environ") {
@@ -807,7 +856,7 @@ impl Drop for ProcReader {
 
 impl fmt::Display for Member {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.pid, self.name)
+        if self.name.is_empty() { write!(f, "{}", self.pid) } else { write!(f, "{} ({})", self.pid, self.name) }
     }
 }
 

@@ -113,6 +113,12 @@ fn end_session(session: &Session, args: &EndArgs, reason: Reason, display: Optio
     Ok(if report.survivors.is_empty() { EXIT_OK } else { EXIT_FAILED })
 }
 
+/// The PIDs the session's processes have now, for XEXIT_PIDS.
+fn session_pids(session: &Session) -> Result<Vec<i32>, Error> {
+    let mut reader = ProcReader::new().map_err(reap::Error::Proc)?;
+    Ok(session.sweep(&mut reader, Detail::Plain)?.targets().map(|m| m.pid).collect())
+}
+
 /// `xexit watch`: connect, detach, watch; on loss run PROGRAM or end the session.
 fn watch(args: WatchArgs) -> Result<u8, Error> {
     logging::init(&args.end.output, LevelFilter::Info);
@@ -187,12 +193,19 @@ fn run_program(
         log::info!("dry run: would run {shown}");
         return Ok(EXIT_OK);
     }
+    let pids = match session.map(session_pids).transpose() {
+        Ok(pids) => pids.unwrap_or_default(),
+        Err(e) => {
+            log::warn!("XEXIT_PIDS left empty: {e}");
+            Vec::new()
+        }
+    };
     let context = hooks::Context {
         reason,
         display: Some(display.to_string()),
         session: session.map(Session::describe).unwrap_or_default(),
         user: session.map(|s| s.user_name.clone()).unwrap_or_else(|| user_name(rustix::process::getuid().as_raw())),
-        pids: Vec::new(),
+        pids,
     };
     log::info!("running {shown}");
     match std::process::Command::new(&program[0]).args(&program[1..]).envs(context.vars()).status() {

@@ -38,14 +38,7 @@ fn every_process_of_an_adversarial_session_ends() {
         ),
         &tag,
     ));
-    let agent = run(user.command("ssh-agent", &tag).arg("-s"));
-    let agent_out = stdout_of(&agent);
-    let agent_pid: i32 = agent_out
-        .split("SSH_AGENT_PID=")
-        .nth(1)
-        .and_then(|rest| rest.split(';').next())
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("no SSH_AGENT_PID in {agent_out:?}"));
+    let agent_pid = user.start_ssh_agent(&tag);
     let socket = file("tmux.sock");
     let tmux = run(user.command("tmux", &tag).args(["-S", &socket, "new-session", "-d", "sleep 1000"]));
     assert!(tmux.status.success(), "tmux: {}", stderr_of(&tmux));

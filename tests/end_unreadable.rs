@@ -3,9 +3,7 @@ mod common;
 use common::*;
 
 fn start_agent(user: &TestUser) -> i32 {
-    let output = run(user.command("ssh-agent", &[("XEXIT_TEST_TAG", "ws01")]).arg("-s"));
-    let text = stdout_of(&output);
-    text.split("SSH_AGENT_PID=").nth(1).and_then(|r| r.split(';').next()).and_then(|p| p.parse().ok()).unwrap()
+    user.start_ssh_agent(&[("XEXIT_TEST_TAG", "ws01")])
 }
 
 fn xexit_as(user: &TestUser, args: &[&str]) -> std::process::Output {
@@ -35,9 +33,7 @@ fn auto_spares_unreadable_processes_while_another_session_is_visible() {
     let end = xexit_as(&user, &["end", "--session", "env:XEXIT_TEST_TAG", "--no-hooks", "--unreadable", "kill"]);
     assert_eq!(end.status.code(), Some(0), "{}", stderr_of(&end));
     let agent_alive = alive(agent);
-    let other_alive = alive(other_session.id() as i32);
-    let _ = other_session.kill();
-    let _ = other_session.wait();
+    let other_alive = finish(&mut other_session);
     user.cleanup();
     assert!(!agent_alive, "--unreadable kill left ssh-agent");
     assert!(other_alive, "the other session was hit");

@@ -24,9 +24,7 @@ fn hanging_failing_and_background_hooks_do_not_stop_the_reap() {
         .args(["--hook-timeout", "1s", "--grace", "1"])
         .arg(hooks.arg()));
     let elapsed = started.elapsed();
-    let sleeper_alive = alive(sleeper.id() as i32);
-    let _ = sleeper.kill();
-    let _ = sleeper.wait();
+    let sleeper_alive = finish(&mut sleeper);
     let background = read_pid(&hooks.out("bg"));
     let background_alive = alive(background);
     if background_alive {

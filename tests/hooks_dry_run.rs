@@ -19,9 +19,7 @@ fn dry_run_lists_hooks_and_rounds_and_does_nothing() {
     let output = run(
         xexit(&["end", "--dry-run", "--user", &user.name, "--session", "env:XEXIT_TEST_TAG=ws01"]).arg(hooks.arg())
     );
-    let sleeper_alive = alive(sleeper.id() as i32);
-    let _ = sleeper.kill();
-    let _ = sleeper.wait();
+    let sleeper_alive = finish(&mut sleeper);
     let log = stderr_of(&output);
 
     assert_eq!(output.status.code(), Some(0), "{log}");

@@ -40,9 +40,7 @@ fn hooks_run_in_byte_order_with_the_session_environment_before_the_reap() {
     let output = run(xexit(&["end", "--user", &user.name, "--session", "env:XEXIT_TEST_TAG=ws01", "--grace", "1"])
         .arg(hooks.arg())
         .env_remove("DISPLAY"));
-    let sleeper_alive = alive(sleeper.id() as i32);
-    let _ = sleeper.kill();
-    let _ = sleeper.wait();
+    let sleeper_alive = finish(&mut sleeper);
     let log = stderr_of(&output);
     assert_eq!(output.status.code(), Some(0), "{log}");
 

@@ -35,9 +35,7 @@ fn every_shipped_hook_is_silent_and_harmless_without_its_program() {
             failures.push(format!("{}: {:?} {}", hook.display(), output.status.code(), stderr_of(&output)));
         }
     }
-    let decoy_alive = alive(decoy.id() as i32);
-    let _ = decoy.kill();
-    let _ = decoy.wait();
+    let decoy_alive = finish(&mut decoy);
     assert!(failures.is_empty(), "{failures:?}");
     assert!(decoy_alive, "a hook signalled a process that is not an ssh-agent");
 }
@@ -48,9 +46,7 @@ fn the_ssh_agent_hook_stops_the_sessions_agent_and_only_as_its_user() {
         return;
     }
     let user = TestUser::get("xxship2");
-    let agent_output = run(user.command("ssh-agent", &[]).arg("-s"));
-    let text = stdout_of(&agent_output);
-    let pid: i32 = text.split("SSH_AGENT_PID=").nth(1).and_then(|r| r.split(';').next()).unwrap().parse().unwrap();
+    let pid = user.start_ssh_agent(&[]);
     let hook = format!("{HOOKS}/30ssh-agent");
     let pid_text = pid.to_string();
 
@@ -64,9 +60,7 @@ fn the_ssh_agent_hook_stops_the_sessions_agent_and_only_as_its_user() {
     let env = [("XEXIT_USER", user.name.as_str()), ("SSH_AGENT_PID", decoy_pid.as_str())];
     let output = run(user.command(&hook, &env));
     assert_eq!(output.status.code(), Some(0));
-    let decoy_alive = alive(decoy.id() as i32);
-    let _ = decoy.kill();
-    let _ = decoy.wait();
+    let decoy_alive = finish(&mut decoy);
     assert!(decoy_alive, "the hook stopped a process that is not an ssh-agent");
 
     let output = run(user.command(&hook, &[("XEXIT_USER", user.name.as_str()), ("SSH_AGENT_PID", pid_text.as_str())]));

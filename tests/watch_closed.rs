@@ -9,10 +9,7 @@ fn killing_the_x_server_runs_program_with_reason_closed() {
     let Some(x) = Xvfb::start() else { return };
     let dir = TempDir::new("closed");
     let out = dir.path("env");
-    let program = env_dumper(&out);
-    let mut args = vec!["-d", &x.display, "--interval", "5s", "--timeout", "15s"];
-    args.extend(program.iter().map(String::as_str));
-    let mut watcher = Watcher::start(&args);
+    let mut watcher = watch_with_dumper(&["-d", &x.display, "--interval", "5s", "--timeout", "15s"], &out);
 
     let killed = Instant::now();
     x.signal(Signal::SIGKILL);

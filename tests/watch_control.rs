@@ -8,10 +8,7 @@ fn ltsp_xexit_die_runs_program_with_reason_requested() {
     let Some(x) = Xvfb::start() else { return };
     let dir = TempDir::new("die");
     let out = dir.path("env");
-    let program = env_dumper(&out);
-    let mut args = vec!["-d", &x.display];
-    args.extend(program.iter().map(String::as_str));
-    let mut watcher = Watcher::start(&args);
+    let mut watcher = watch_with_dumper(&["-d", &x.display], &out);
 
     x.set_control("DIE");
     assert_eq!(watcher.wait_exit(Duration::from_secs(5)), Some(0));
@@ -23,10 +20,7 @@ fn ltsp_xexit_exit_quits_without_running_program() {
     let Some(x) = Xvfb::start() else { return };
     let dir = TempDir::new("exit");
     let out = dir.path("env");
-    let program = env_dumper(&out);
-    let mut args = vec!["-d", &x.display];
-    args.extend(program.iter().map(String::as_str));
-    let mut watcher = Watcher::start(&args);
+    let mut watcher = watch_with_dumper(&["-d", &x.display], &out);
 
     x.set_control("NONSENSE");
     assert!(watcher.wait_line("neither DIE nor EXIT", Duration::from_secs(5)).is_some());

@@ -12,10 +12,7 @@ fn a_hung_server_is_lost_with_reason_timeout_within_interval_plus_timeout() {
     let Some(x) = Xvfb::start() else { return };
     let dir = TempDir::new("hung");
     let out = dir.path("env");
-    let program = env_dumper(&out);
-    let mut args = vec!["-d", &x.display, "--interval", "300ms", "--timeout", "1.5s"];
-    args.extend(program.iter().map(String::as_str));
-    let mut watcher = Watcher::start(&args);
+    let mut watcher = watch_with_dumper(&["-d", &x.display, "--interval", "300ms", "--timeout", "1.5s"], &out);
     // Let a few pings be answered first.
     std::thread::sleep(Duration::from_millis(700));
 
@@ -39,10 +36,7 @@ fn a_server_stopped_for_less_than_the_timeout_triggers_nothing() {
     let Some(x) = Xvfb::start() else { return };
     let dir = TempDir::new("resumed");
     let out = dir.path("env");
-    let program = env_dumper(&out);
-    let mut args = vec!["-d", &x.display, "--interval", "200ms", "--timeout", "2s"];
-    args.extend(program.iter().map(String::as_str));
-    let mut watcher = Watcher::start(&args);
+    let mut watcher = watch_with_dumper(&["-d", &x.display, "--interval", "200ms", "--timeout", "2s"], &out);
 
     x.signal(Signal::SIGSTOP);
     std::thread::sleep(Duration::from_millis(1000));

@@ -5,10 +5,7 @@ use nix::sys::signal::Signal;
 use std::time::Duration;
 
 fn watcher_on(x: &Xvfb, out: &std::path::Path) -> Watcher {
-    let program = env_dumper(out);
-    let mut args = vec!["-d", &x.display];
-    args.extend(program.iter().map(String::as_str));
-    Watcher::start(&args)
+    watch_with_dumper(&["-d", &x.display], out)
 }
 
 #[test]

@@ -213,6 +213,17 @@ impl TestUser {
         self.command("/bin/sh", env).args(["-c", script]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
     }
 
+    /// Starts ssh-agent (which daemonizes) as this user; returns the agent's PID.
+    pub fn start_ssh_agent(&self, env: &[(&str, &str)]) -> i32 {
+        let output = run(self.command("ssh-agent", env).arg("-s"));
+        let text = stdout_of(&output);
+        text.split("SSH_AGENT_PID=")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("no SSH_AGENT_PID in {text:?}"))
+    }
+
     /// Every live process of this user.
     pub fn processes(&self) -> Vec<i32> {
         let mut pids = Vec::new();
@@ -405,6 +416,22 @@ impl Drop for Watcher {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts a foreground watcher with `args` and, as its PROGRAM, an env dumper into `out`.
+pub fn watch_with_dumper(args: &[&str], out: &Path) -> Watcher {
+    let program = env_dumper(out);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(program.iter().map(String::as_str));
+    Watcher::start(&all)
+}
+
+/// Kills and waits for a child the test started; returns whether it was still alive.
+pub fn finish(child: &mut Child) -> bool {
+    let was_alive = alive(child.id() as i32);
+    let _ = child.kill();
+    let _ = child.wait();
+    was_alive
 }
 
 /// A PROGRAM for watch that writes its environment to `file` (atomically, once it is done).

@@ -30,23 +30,30 @@ fn main() {
         _ => {}
     }
     let runs: usize = flag(&args, "--runs").unwrap_or(20);
-    let which = args.iter().find(|a| !a.starts_with("--") && a.parse::<f64>().is_err()).map_or("all", String::as_str);
-    let all = which == "all";
-    if all || which == "detection" {
+    let names: Vec<&str> = args
+        .iter()
+        .enumerate()
+        // Neither an option nor an option's value.
+        .filter(|(i, a)| !(a.starts_with("--") || *i > 0 && args[i - 1].starts_with("--")))
+        .map(|(_, a)| a.as_str())
+        .collect();
+    let all = names.is_empty() || names.contains(&"all");
+    let wanted = |name: &str| all || names.contains(&name);
+    if wanted("detection") {
         detection(runs);
     }
-    if all || which == "hung" {
+    if wanted("hung") {
         hung(runs.min(5));
     }
-    if all || which == "idle" {
+    if wanted("idle") {
         idle(Duration::from_secs(flag(&args, "--idle-seconds").unwrap_or(60)));
     }
-    if all || which == "lookup" {
+    if wanted("lookup") {
         for count in [1_000, 10_000] {
             lookup(count, runs.min(10));
         }
     }
-    if all || which == "reap" {
+    if wanted("reap") {
         reap(1_000, false);
         reap(1_000, true);
     }

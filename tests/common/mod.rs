@@ -39,11 +39,21 @@ pub struct Xvfb {
 
 impl Xvfb {
     pub fn start() -> Option<Xvfb> {
+        Xvfb::start_with(&["-nolisten", "tcp"])
+    }
+
+    /// An Xvfb that also listens on TCP (port 6000 + display number), without access control.
+    pub fn start_tcp() -> Option<Xvfb> {
+        Xvfb::start_with(&["-listen", "tcp", "-ac"])
+    }
+
+    fn start_with(listen: &[&str]) -> Option<Xvfb> {
         if !need_program("Xvfb") {
             return None;
         }
         let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-nolisten", "tcp", "-noreset", "-screen", "0", "320x240x16"])
+            .args(["-displayfd", "1", "-noreset", "-screen", "0", "320x240x16"])
+            .args(listen)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,0 +1,41 @@
+//! On a TCP display, xexit has the kernel watch the connection too (keepalive).
+mod common;
+use common::*;
+use nix::sys::signal::Signal;
+use std::time::Duration;
+
+/// The inodes of the TCP sockets PID holds.
+fn socket_inodes(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|link| link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_tcp_display_connection_has_keepalive() {
+    let Some(x) = Xvfb::start_tcp() else { return };
+    let dir = TempDir::new("tcp");
+    let out = dir.path("env");
+    let display = format!("127.0.0.1{}", x.display);
+    let mut watcher = watch_with_dumper(&["-d", &display, "--interval", "2s", "--timeout", "6s"], &out);
+
+    let inodes = socket_inodes(watcher.child.id());
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    // Columns: sl local rem st queues tr:when retrnsmt uid timeout inode; tr 2 is keepalive.
+    let timers: Vec<&str> = tcp
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 9 && inodes.iter().any(|i| i == f[9]))
+        .map(|f| f[5])
+        .collect();
+    assert_eq!(timers.len(), 1, "xexit's TCP socket not found: {inodes:?}");
+    assert!(timers[0].starts_with("02:"), "no keepalive timer: {}", timers[0]);
+
+    x.signal(Signal::SIGKILL);
+    assert_eq!(watcher.wait_exit(Duration::from_secs(5)), Some(0));
+    assert_eq!(env_in(&out, "XEXIT_REASON").as_deref(), Some("closed"));
+}

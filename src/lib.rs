@@ -77,19 +77,12 @@ fn list(args: &ListArgs) -> Result<u8, Error> {
     let mut names: HashMap<u32, String> = HashMap::new();
     let mut out = String::new();
     for member in &sweep.members {
-        let user = names.entry(member.uid).or_insert_with(|| user_name(member.uid));
+        let user = names.entry(member.uid).or_insert_with(|| session::user_name_of(member.uid));
         let command = member.command.as_deref().unwrap_or_default();
         out.push_str(&format!("{} {user} {command}{}\n", member.pid, member.verdict.mark()));
     }
     print!("{out}");
     Ok(if sweep.targets().next().is_some() { EXIT_OK } else { EXIT_FAILED })
-}
-
-fn user_name(uid: u32) -> String {
-    match nix::unistd::User::from_uid(uid.into()) {
-        Ok(Some(user)) => user.name,
-        _ => uid.to_string(),
-    }
 }
 
 /// What `xexit end` does, and watch on loss without PROGRAM: hooks, then the signal rounds.
@@ -204,7 +197,9 @@ fn run_program(
         reason,
         display: Some(display.to_string()),
         session: session.map(Session::describe).unwrap_or_default(),
-        user: session.map(|s| s.user_name.clone()).unwrap_or_else(|| user_name(rustix::process::getuid().as_raw())),
+        user: session
+            .map(|s| s.user_name.clone())
+            .unwrap_or_else(|| session::user_name_of(rustix::process::getuid().as_raw())),
         pids,
     };
     log::info!("running {shown}");

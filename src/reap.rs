@@ -95,10 +95,6 @@ pub struct Leftover {
 pub struct Report {
     /// PID, state and command line of each process still there at the end.
     pub survivors: Vec<String>,
-    /// How many processes were signalled in all.
-    pub signalled: usize,
-    /// From the first signal until the session was found empty.
-    pub elapsed: Option<Duration>,
 }
 
 /// Runs the schedule against the session; `leftovers` are signalled with it.
@@ -141,7 +137,12 @@ impl Reaper<'_> {
                 self.leftovers.retain(|l| !has_exited(&l.pidfd));
                 if sweep.targets().next().is_none() && self.leftovers.is_empty() {
                     self.log_round(step, count, started);
-                    return Ok(self.report(Vec::new(), Some(started.elapsed())));
+                    log::info!(
+                        "session empty {} ms after the first signal ({} processes signalled)",
+                        started.elapsed().as_millis(),
+                        self.ever_signalled.len()
+                    );
+                    return Ok(Report::default());
                 }
                 if is_last && step.signal == Signal::SIGKILL && !cgroup_killed && self.try_cgroup_kill(&sweep, deadline)
                 {
@@ -170,24 +171,13 @@ impl Reaper<'_> {
         for survivor in &survivors {
             log::warn!("survived: {survivor}");
         }
-        Ok(self.report(survivors, None))
+        Ok(Report { survivors })
     }
 
     fn sweep(&mut self) -> Result<Sweep, Error> {
         let sweep = self.session.sweep(&mut self.reader, Detail::Plain)?;
         self.other_session_seen = sweep.other_session_seen;
         Ok(sweep)
-    }
-
-    fn report(&self, survivors: Vec<String>, elapsed: Option<Duration>) -> Report {
-        if let Some(elapsed) = elapsed {
-            log::info!(
-                "session empty {} ms after the first signal ({} processes signalled)",
-                elapsed.as_millis(),
-                self.ever_signalled.len()
-            );
-        }
-        Report { survivors, signalled: self.ever_signalled.len(), elapsed }
     }
 
     fn log_round(&self, step: &Step, count: usize, started: Instant) {

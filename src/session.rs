@@ -841,7 +841,8 @@ fn lookup_user(user: &str) -> Result<(u32, String), Error> {
     }
 }
 
-fn user_name_of(uid: u32) -> String {
+/// The user's name, or the uid as text where the user database has none.
+pub fn user_name_of(uid: u32) -> String {
     match nix::unistd::User::from_uid(uid.into()) {
         Ok(Some(user)) => user.name,
         _ => uid.to_string(),

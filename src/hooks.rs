@@ -182,26 +182,35 @@ fn run_one(name: &str, mut command: Command, timeout: Duration) -> Vec<Leftover>
     };
     let pgid = child.id() as i32;
     let output_done = forward_output(name, &mut child);
-    let finished = wait_exit(&child, timeout);
-    if !finished {
+    let mut exited = wait_exit(&child, timeout);
+    if !exited {
         log::warn!("hook {name} still running after {timeout:?} (--hook-timeout): TERM to its process group");
         let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGTERM);
-        if !wait_exit(&child, KILL_AFTER) {
+        exited = wait_exit(&child, KILL_AFTER);
+        if !exited {
             log::warn!("hook {name}: KILL to its process group");
             let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+            exited = wait_exit(&child, KILL_AFTER);
         }
     }
+    // Looked for before the hook is reaped: its zombie keeps its PID, and so the process
+    // group's ID, from being reused by an unrelated process meanwhile.
+    let leftovers = group_members(pgid);
     // The pipes may stay open in a child the hook left behind, so wait for them only briefly.
     for _ in 0..2 {
         let _ = output_done.recv_timeout(OUTPUT_LINGER);
     }
     let elapsed = started.elapsed().as_millis();
+    if !exited {
+        // Stuck in the kernel (uninterruptible sleep): waiting would block the session's end.
+        log::warn!("hook {name} does not die even of KILL; going on without it");
+        return leftovers;
+    }
     match child.wait() {
         Ok(status) if status.success() => log::info!("hook {name} done in {elapsed} ms"),
         Ok(status) => log::warn!("hook {name} failed ({status}) after {elapsed} ms"),
         Err(e) => log::warn!("hook {name}: cannot wait for it: {e}"),
     }
-    let leftovers = group_members(pgid);
     if !leftovers.is_empty() {
         let pids: Vec<String> = leftovers.iter().map(|l| l.pid.to_string()).collect();
         log::info!("hook {name} left {} running, ended with the session: {}", pids.len(), pids.join(" "));

@@ -19,7 +19,7 @@ use log::LevelFilter;
 use crate::cli::{Cli, Command, EndArgs, ListArgs, WatchArgs};
 pub use crate::error::Error;
 use crate::error::{EXIT_FAILED, EXIT_OK};
-use crate::session::{Detail, ProcReader, Session};
+use crate::session::{Detail, ProcReader, Session, Sweep};
 use crate::watch::Ended;
 use crate::watchdog::Reason;
 
@@ -71,8 +71,7 @@ fn display_of(args: &EndArgs) -> Option<String> {
 fn list(args: &ListArgs) -> Result<u8, Error> {
     logging::init(&args.output, LevelFilter::Warn);
     let session = Session::resolve(&args.session)?;
-    let mut reader = ProcReader::new().map_err(reap::Error::Proc)?;
-    let mut sweep = session.sweep(&mut reader, Detail::Commands)?;
+    let mut sweep = sweep_now(&session, Detail::Commands)?;
     sweep.members.sort_by_key(|m| m.pid);
     let mut names: HashMap<u32, String> = HashMap::new();
     let mut out = String::new();
@@ -87,8 +86,7 @@ fn list(args: &ListArgs) -> Result<u8, Error> {
 
 /// What `xexit end` does, and watch on loss without PROGRAM: hooks, then the signal rounds.
 fn end_session(session: &Session, args: &EndArgs, reason: Reason, display: Option<String>) -> Result<u8, Error> {
-    let mut reader = ProcReader::new().map_err(reap::Error::Proc)?;
-    let sweep = session.sweep(&mut reader, Detail::Plain)?;
+    let sweep = sweep_now(session, Detail::Plain)?;
     for member in sweep.members.iter().filter(|m| !m.verdict.is_target()) {
         log::info!("sparing {member}:{}", member.verdict.mark());
     }
@@ -106,10 +104,15 @@ fn end_session(session: &Session, args: &EndArgs, reason: Reason, display: Optio
     Ok(if report.survivors.is_empty() { EXIT_OK } else { EXIT_FAILED })
 }
 
+/// One sweep of the session as it is now.
+fn sweep_now(session: &Session, detail: Detail) -> Result<Sweep, Error> {
+    let mut reader = ProcReader::new().map_err(reap::Error::Proc)?;
+    Ok(session.sweep(&mut reader, detail)?)
+}
+
 /// The PIDs the session's processes have now, for XEXIT_PIDS.
 fn session_pids(session: &Session) -> Result<Vec<i32>, Error> {
-    let mut reader = ProcReader::new().map_err(reap::Error::Proc)?;
-    Ok(session.sweep(&mut reader, Detail::Plain)?.targets().map(|m| m.pid).collect())
+    Ok(sweep_now(session, Detail::Plain)?.targets().map(|m| m.pid).collect())
 }
 
 /// `xexit watch`: connect, detach, watch; on loss run PROGRAM or end the session.

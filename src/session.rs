@@ -283,8 +283,6 @@ pub struct Member {
     pub pid: i32,
     pub uid: u32,
     pub name: String,
-    /// The State: field of /proc/PID/status, e.g. "D (disk sleep)".
-    pub state: String,
     pub verdict: Verdict,
     /// The command line, when the sweep was asked for it (`Detail::Commands`).
     pub command: Option<String>,
@@ -436,8 +434,12 @@ impl ProcReader {
 
     /// The State: line of /proc/PID/status, e.g. "D (disk sleep)".
     pub fn state(&mut self, pid: i32) -> String {
-        let status = self.read_string(pid, "status").unwrap_or_default();
-        status.lines().find_map(|l| l.strip_prefix("State:")).map_or_else(|| "gone".into(), |s| s.trim().to_string())
+        self.status(pid).map_or_else(|| "gone".into(), |status| status.state)
+    }
+
+    /// /proc/PID/status, parsed; None when the process is gone.
+    fn status(&mut self, pid: i32) -> Option<Status> {
+        Status::parse(pid, &self.read_string(pid, "status").ok()?)
     }
 
     fn read_string(&mut self, pid: i32, file: &str) -> io::Result<String> {
@@ -628,11 +630,13 @@ impl Session {
 
     /// Whether `pid` is a process of the target user (real and effective uid).
     fn users_own(&self, pid: i32, reader: &mut ProcReader) -> bool {
-        reader
-            .read_string(pid, "status")
-            .ok()
-            .and_then(|text| Status::parse(pid, &text))
-            .is_some_and(|st| self.uid.is_none_or(|uid| st.real_uid == uid && st.effective_uid == uid))
+        reader.status(pid).is_some_and(|status| self.owns(&status))
+    }
+
+    /// Whether the target user owns the process: real and effective uid alike, so a setuid
+    /// program the user started is not the user's.
+    fn owns(&self, status: &Status) -> bool {
+        self.uid.is_none_or(|uid| status.real_uid == uid && status.effective_uid == uid)
     }
 
     /// Re-checks one process right before it is signalled (its pidfd already open).
@@ -682,13 +686,13 @@ impl Session {
             }
             Scope::User => {}
         }
-        let Some(status) = reader.read_string(pid, "status").ok().and_then(|t| Status::parse(pid, &t)) else {
+        let Some(status) = reader.status(pid) else {
             return Examined::Outside;
         };
         if status.kernel_thread || status.is_zombie() {
             return Examined::Outside;
         }
-        let users_own = self.uid.is_none_or(|uid| status.real_uid == uid && status.effective_uid == uid);
+        let users_own = self.owns(&status);
         let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
         if pid == self.self_pid || pid == 1 || !users_own || root_protected {
             return Examined::Foreign;
@@ -699,7 +703,7 @@ impl Session {
             None => Verdict::Target,
         };
         let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
-        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, state: status.state, verdict, command })
+        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
     }
 
     /// A tagged process whose environ file the user owns is the user's, dumpable, and so
@@ -717,7 +721,7 @@ impl Session {
         };
         let verdict = self.spared_as(pid, &name).map_or(Verdict::Target, Verdict::Spared);
         let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &name));
-        Some(Examined::Member(Member { pid, uid: owner, name, state: String::new(), verdict, command }))
+        Some(Examined::Member(Member { pid, uid: owner, name, verdict, command }))
     }
 
     /// The `--spare` NAME that matches the process's name, executable path, or its file name.

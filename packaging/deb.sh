@@ -23,11 +23,11 @@ fail() { echo "deb.sh: $*" >&2; exit 1; }
 [ "$(command -v xexit)" = /usr/bin/xexit ] || fail "xexit is not /usr/bin/xexit"
 [ "$(man -w xexit)" = /usr/share/man/man1/xexit.1.gz ] || fail "man -w xexit: $(man -w xexit 2>&1)"
 conffiles=$(dpkg-query -W -f='${Conffiles}' xexit)
-for file in /etc/X11/Xsession.d/90xexit /etc/Xexit.d/10sound-server /etc/Xexit.d/20gpg-agent /etc/Xexit.d/30ssh-agent; do
+for file in /etc/X11/Xsession.d/90xexit /etc/Xexit.d/10sound-server /etc/Xexit.d/20gpg-agent; do
     [ -f "$file" ] || fail "$file is missing"
     grep -q " $file " <<<"$conffiles" || fail "$file is not a conffile"
 done
-[ -x /etc/Xexit.d/30ssh-agent ] || fail "the hooks are not executable"
+[ -x /etc/Xexit.d/20gpg-agent ] || fail "the hooks are not executable"
 for file in /usr/share/bash-completion/completions/xexit /usr/share/zsh/vendor-completions/_xexit \
     /usr/share/fish/vendor_completions.d/xexit.fish; do
     grep -q -- "hook-timeout" "$file" || fail "$file is missing or incomplete"
@@ -36,5 +36,5 @@ done
 dpkg --purge xexit
 trap - EXIT
 [ ! -e /usr/bin/xexit ] || fail "/usr/bin/xexit is still there after purge"
-[ ! -e /etc/Xexit.d/30ssh-agent ] || fail "/etc/Xexit.d is still there after purge"
+[ ! -e /etc/Xexit.d/20gpg-agent ] || fail "/etc/Xexit.d is still there after purge"
 echo "deb.sh: 1 passed, 0 failed"

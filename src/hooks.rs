@@ -16,7 +16,7 @@ use rustix::process::{Pid, PidfdFlags};
 
 use crate::cli::HookArgs;
 use crate::reap::{Leftover, has_exited};
-use crate::session::ProcReader;
+use crate::session::{ProcReader, stat_ids};
 use crate::watchdog::Reason;
 
 #[derive(Debug, thiserror::Error)]
@@ -270,16 +270,9 @@ fn group_members(pgid: i32) -> Vec<Leftover> {
     members
 }
 
-/// The process group from /proc/PID/stat, for live (non-zombie) processes.
+/// The process group of a live (non-zombie) process.
 fn process_group(reader: &mut ProcReader, pid: i32) -> Option<i32> {
-    let stat = reader.read(pid, "stat").ok()?;
-    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
-    let text = std::str::from_utf8(after_name).ok()?;
-    let mut fields = text.split_whitespace();
-    let state = fields.next()?;
-    let _ppid = fields.next()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    (state != "Z" && state != "X").then_some(pgrp)
+    stat_ids(reader, pid).map(|ids| ids.pgrp)
 }
 
 #[cfg(test)]

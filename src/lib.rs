@@ -1,6 +1,7 @@
 //! xexit: a per-session watchdog that ends an X session's processes when its display is lost.
 
 pub mod cli;
+pub mod display;
 pub mod error;
 pub mod hooks;
 pub mod logging;
@@ -28,10 +29,10 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
     match run(args) {
         Ok(code) => code,
         Err(error) => {
-            if logging::is_syslog() {
-                log::error!("{error:#}");
-            } else {
+            if logging::stderr_is_seen() {
                 eprintln!("xexit: error: {error:#}");
+            } else {
+                log::error!("{error:#}");
             }
             error.exit_code()
         }
@@ -55,7 +56,7 @@ pub fn run(args: Vec<OsString>) -> Result<u8, Error> {
         Command::Watch(args) => watch(args),
         Command::List(args) => list(&args),
         Command::End(args) => {
-            logging::init(&args.output, LevelFilter::Info);
+            logging::init(&args.output, LevelFilter::Info, false);
             let session = Session::resolve(&args.session)?;
             let display = display_of(&args);
             end_session(&session, &args, Reason::Manual, display)
@@ -69,7 +70,7 @@ fn display_of(args: &EndArgs) -> Option<String> {
 
 /// `xexit list`: one line per process of the session, like `pgrep -a` with the user added.
 fn list(args: &ListArgs) -> Result<u8, Error> {
-    logging::init(&args.output, LevelFilter::Warn);
+    logging::init(&args.output, LevelFilter::Warn, false);
     let session = Session::resolve(&args.session)?;
     let mut sweep = sweep_now(&session, Detail::Commands)?;
     sweep.members.sort_by_key(|m| m.pid);
@@ -87,9 +88,6 @@ fn list(args: &ListArgs) -> Result<u8, Error> {
 /// What `xexit end` does, and watch on loss without PROGRAM: hooks, then the signal rounds.
 fn end_session(session: &Session, args: &EndArgs, reason: Reason, display: Option<String>) -> Result<u8, Error> {
     let sweep = sweep_now(session, Detail::Plain)?;
-    for member in sweep.members.iter().filter(|m| !m.verdict.is_target()) {
-        log::info!("sparing {member}:{}", member.verdict.mark());
-    }
     let pids: Vec<i32> = sweep.targets().map(|m| m.pid).collect();
     log::info!(
         "ending session {} of {} ({reason}): {} processes",
@@ -117,7 +115,7 @@ fn session_pids(session: &Session) -> Result<Vec<i32>, Error> {
 
 /// `xexit watch`: connect, detach, watch; on loss run PROGRAM or end the session.
 fn watch(args: WatchArgs) -> Result<u8, Error> {
-    logging::init(&args.end.output, LevelFilter::Info);
+    logging::init(&args.end.output, LevelFilter::Info, !args.foreground);
     let display = display_of(&args.end).ok_or(watch::Error::NoDisplay)?;
     // Checked before detaching, so a bad selector is reported to the caller; with a PROGRAM
     // the session only names XEXIT_SESSION, so a selector that does not resolve is no error.
@@ -134,10 +132,8 @@ fn watch(args: WatchArgs) -> Result<u8, Error> {
     let connection = watch::connect(&display, args.timeout)?;
     connection.tune_tcp(args.interval, args.timeout);
     if !args.foreground {
-        watch::detach()?;
-        if args.end.output.log == cli::LogTarget::Auto {
-            logging::use_syslog();
-        }
+        watch::detach(logging::keeps_stderr())?;
+        logging::detached();
     }
     log::info!(
         "started: display {display}, interval {:?}, timeout {:?}, session {}",

@@ -1,12 +1,14 @@
-//! Log lines go to stderr (through env_logger) or, once detached, to syslog as `xexit[PID]`.
+//! Log lines go to stderr (through env_logger) or to syslog as `xexit[PID]`.
 //!
-//! `log` takes one logger per process, so a small dispatcher picks the target per line and can
-//! switch to syslog after the fork.
+//! `log` takes one logger per process, so a small dispatcher picks the target per line. A
+//! watcher that will detach (`--log auto`) logs to syslog from the start, so a healthy start
+//! writes nothing into the session's ~/.xsession-errors; until it has detached, warnings and
+//! errors are also shown on stderr, where the one who started it looks.
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -18,9 +20,18 @@ const FACILITY_USER: u8 = 1;
 
 struct Dispatch {
     stderr: env_logger::Logger,
-    to_syslog: AtomicBool,
+    route: AtomicU8,
     syslog: Mutex<Option<UnixDatagram>>,
 }
+
+/// Where lines go (the values of `Dispatch::route`).
+const TO_STDERR: u8 = 0;
+const TO_SYSLOG: u8 = 1;
+/// Syslog, and warnings and errors on stderr as well: a watcher that has not detached yet.
+const TO_SYSLOG_WARN_STDERR: u8 = 2;
+
+/// Set once xexit runs in the background, where its stderr is no longer seen.
+static DETACHED: AtomicBool = AtomicBool::new(false);
 
 static LOGGER: std::sync::OnceLock<Dispatch> = std::sync::OnceLock::new();
 
@@ -33,9 +44,11 @@ impl Log for Dispatch {
         if !self.enabled(record.metadata()) {
             return;
         }
-        if self.to_syslog.load(Ordering::Relaxed) {
+        let route = self.route.load(Ordering::Relaxed);
+        if route != TO_STDERR {
             self.send_to_syslog(record);
-        } else {
+        }
+        if route == TO_STDERR || (route == TO_SYSLOG_WARN_STDERR && record.level() <= Level::Warn) {
             self.stderr.log(record);
         }
     }
@@ -75,9 +88,16 @@ pub fn level(output: &OutputArgs, base: LevelFilter) -> LevelFilter {
     levels[(start + usize::from(output.verbose)).min(levels.len() - 1)]
 }
 
-/// Installs the logger; the target is syslog only when asked for outright.
-pub fn init(output: &OutputArgs, base: LevelFilter) {
+/// Installs the logger. `will_detach`: a watcher going into the background, which under
+/// `--log auto` logs to syslog from the start.
+pub fn init(output: &OutputArgs, base: LevelFilter, will_detach: bool) {
     let level = level(output, base);
+    let route = match output.log {
+        LogTarget::Stderr => TO_STDERR,
+        LogTarget::Syslog => TO_SYSLOG,
+        LogTarget::Auto if will_detach => TO_SYSLOG_WARN_STDERR,
+        LogTarget::Auto => TO_STDERR,
+    };
     let dispatch = LOGGER.get_or_init(|| {
         let stderr = env_logger::Builder::new()
             .filter_level(LevelFilter::Trace)
@@ -87,24 +107,28 @@ pub fn init(output: &OutputArgs, base: LevelFilter) {
                 _ => writeln!(buf, "xexit: {}", record.args()),
             })
             .build();
-        Dispatch { stderr, to_syslog: AtomicBool::new(false), syslog: Mutex::new(None) }
+        Dispatch { stderr, route: AtomicU8::new(route), syslog: Mutex::new(None) }
     });
+    dispatch.route.store(route, Ordering::Relaxed);
     if log::set_logger(dispatch).is_ok() {
         log::set_max_level(level);
     }
-    if output.log == LogTarget::Syslog {
-        use_syslog();
-    }
 }
 
-/// Sends every later line to syslog (after detaching, when `--log auto`).
-pub fn use_syslog() {
+/// xexit now runs in the background: stderr is no longer seen, unless `--log stderr` kept it.
+pub fn detached() {
+    DETACHED.store(true, Ordering::Relaxed);
     if let Some(dispatch) = LOGGER.get() {
-        dispatch.to_syslog.store(true, Ordering::Relaxed);
+        let _ = dispatch.route.compare_exchange(TO_SYSLOG_WARN_STDERR, TO_SYSLOG, Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
-/// Whether lines go to syslog, where stderr is no longer seen.
-pub fn is_syslog() -> bool {
-    LOGGER.get().is_some_and(|d| d.to_syslog.load(Ordering::Relaxed))
+/// Whether lines go to stderr only, which detaching then keeps open (`--log stderr`).
+pub fn keeps_stderr() -> bool {
+    LOGGER.get().is_none_or(|d| d.route.load(Ordering::Relaxed) == TO_STDERR)
+}
+
+/// Whether someone sees xexit's stderr: before detaching, or with `--log stderr`.
+pub fn stderr_is_seen() -> bool {
+    !DETACHED.load(Ordering::Relaxed) || keeps_stderr()
 }

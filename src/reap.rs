@@ -12,7 +12,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags};
 
 use crate::cli::parse_duration;
-use crate::session::{self, Detail, ProcReader, Scope, Session, Sweep};
+use crate::session::{self, Detail, ProcReader, Scope, Session, Sweep, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -104,8 +104,8 @@ pub fn end(session: &Session, schedule: &Schedule, leftovers: Vec<Leftover>, dry
         reader: ProcReader::new().map_err(Error::Proc)?,
         alive: HashMap::new(),
         leftovers,
-        other_session_seen: false,
         ever_signalled: HashSet::new(),
+        announced: HashSet::new(),
     };
     if dry_run {
         return reaper.dry_run(schedule);
@@ -119,8 +119,9 @@ struct Reaper<'a> {
     /// Signalled processes whose end has not been seen yet, by PID.
     alive: HashMap<i32, OwnedFd>,
     leftovers: Vec<Leftover>,
-    other_session_seen: bool,
     ever_signalled: HashSet<i32>,
+    /// Processes whose sparing, or ending despite an unreadable environment, was logged.
+    announced: HashSet<i32>,
 }
 
 impl Reaper<'_> {
@@ -176,8 +177,29 @@ impl Reaper<'_> {
 
     fn sweep(&mut self) -> Result<Sweep, Error> {
         let sweep = self.session.sweep(&mut self.reader, Detail::Plain)?;
-        self.other_session_seen = sweep.other_session_seen;
+        self.announce(&sweep, false);
         Ok(sweep)
+    }
+
+    /// Logs, once per process, each one spared and each one ended although its environment
+    /// could not be read, with the reason.
+    fn announce(&mut self, sweep: &Sweep, dry_run: bool) {
+        for member in &sweep.members {
+            let why = match (&member.verdict, member.verdict.unreadable_reason()) {
+                (Verdict::Spared(name), _) => format!("--spare {name}"),
+                (_, Some(why)) => format!("environment unreadable, {why}"),
+                _ => continue,
+            };
+            if self.announced.insert(member.pid) {
+                let verb = match (dry_run, member.verdict.is_target()) {
+                    (false, true) => "ending",
+                    (false, false) => "sparing",
+                    (true, true) => "dry run: would end",
+                    (true, false) => "dry run: would spare",
+                };
+                log::info!("{verb} {member}: {why}");
+            }
+        }
     }
 
     fn log_round(&self, step: &Step, count: usize, started: Instant) {
@@ -216,7 +238,7 @@ impl Reaper<'_> {
     /// signal goes to the process that was checked, or nowhere.
     fn open_confirmed(&mut self, pid: i32) -> Option<OwnedFd> {
         let pidfd = rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
-        self.session.confirm(pid, &mut self.reader, self.other_session_seen).then_some(pidfd)
+        self.session.confirm(pid, &mut self.reader).then_some(pidfd)
     }
 
     /// Waits until every signalled process has exited or `until` comes.
@@ -270,12 +292,10 @@ impl Reaper<'_> {
     }
 
     fn dry_run(&mut self, schedule: &Schedule) -> Result<Report, Error> {
-        let sweep = self.sweep()?;
+        let sweep = self.session.sweep(&mut self.reader, Detail::Plain)?;
+        self.announce(&sweep, true);
         let mut pids: Vec<String> = sweep.targets().map(|m| m.pid.to_string()).collect();
         pids.extend(self.leftovers.iter().map(|l| l.pid.to_string()));
-        for member in sweep.members.iter().filter(|m| !m.verdict.is_target()) {
-            log::info!("dry run: would spare {member}:{}", member.verdict.mark());
-        }
         for step in &schedule.steps {
             let cont = if needs_cont(step.signal) { " and CONT" } else { "" };
             log::info!(

@@ -1,6 +1,6 @@
 //! Which processes make up the session: the selectors, and the /proc and cgroup scans.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::{self, Write as _};
 use std::io;
 use std::os::fd::OwnedFd;
@@ -10,11 +10,14 @@ use std::str::FromStr;
 use rustix::fs::{Mode, OFlags};
 
 use crate::cli::{SessionArgs, Unreadable};
+use crate::display::DisplayName;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("--session display needs a display: give --display or set DISPLAY")]
     NoDisplay,
+    #[error("--session display: '{0}' is not a display name (e.g. :0, :5.0, localhost:10.0)")]
+    BadDisplay(String),
     #[error("--session env:{0}: xexit's own environment has no {0} (or it is empty); give env:{0}=VALUE")]
     EnvUnset(String),
     #[error("--user {0}: no such user")]
@@ -97,8 +100,8 @@ impl FromStr for Selector {
 enum HierarchyKind {
     /// The cgroup v2 line, `0::PATH`.
     Unified,
-    /// The v1 `name=systemd` line of hybrid systems.
-    Systemd,
+    /// A named v1 hierarchy of hybrid systems: `name=systemd`, or `name=elogind`.
+    Named(&'static str),
 }
 
 /// A cgroup and, implied, all its descendants.
@@ -127,7 +130,7 @@ impl Cgroup {
             let (controllers, path) = rest.split_once(':')?;
             let matches = match self.kind {
                 HierarchyKind::Unified => line.starts_with("0::"),
-                HierarchyKind::Systemd => controllers == "name=systemd",
+                HierarchyKind::Named(name) => controllers == name,
             };
             matches.then(|| path.to_string())
         })
@@ -165,20 +168,26 @@ impl Cgroup {
 /// Where the cgroup hierarchies are mounted, from /proc/mounts.
 struct Mounts {
     unified: Option<PathBuf>,
-    systemd: Option<PathBuf>,
+    /// The named v1 hierarchy that tracks login sessions, and its name.
+    named: Option<(PathBuf, &'static str)>,
 }
+
+/// The named v1 hierarchies that systemd and elogind keep login sessions in.
+const SESSION_HIERARCHIES: [&str; 2] = ["name=systemd", "name=elogind"];
 
 impl Mounts {
     fn read() -> Result<Self, Error> {
         let text = read_text("/proc/mounts")?;
-        let mut mounts = Mounts { unified: None, systemd: None };
+        let mut mounts = Mounts { unified: None, named: None };
         for line in text.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let [_, target, fstype, options, ..] = fields[..] else { continue };
             if fstype == "cgroup2" && mounts.unified.is_none() {
                 mounts.unified = Some(PathBuf::from(unescape_mount(target)));
-            } else if fstype == "cgroup" && options.split(',').any(|o| o == "name=systemd") {
-                mounts.systemd = Some(PathBuf::from(unescape_mount(target)));
+            } else if fstype == "cgroup"
+                && let Some(name) = SESSION_HIERARCHIES.into_iter().find(|n| options.split(',').any(|o| o == *n))
+            {
+                mounts.named = Some((PathBuf::from(unescape_mount(target)), name));
             }
         }
         Ok(mounts)
@@ -210,43 +219,80 @@ fn read_text(path: &str) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_string(), source })
 }
 
-/// xexit's own cgroup: the v2 line, or the v1 name=systemd line where only that one is set.
+/// xexit's own cgroup: the v2 line, or the named v1 line (systemd's or elogind's) where the
+/// v2 one is the root.
 fn own_cgroup(mounts: &Mounts) -> Result<Option<Cgroup>, Error> {
     let text = read_text("/proc/self/cgroup")?;
     let mut unified = None;
-    let mut systemd = None;
+    let mut named = None;
     for line in text.lines() {
         if let Some(path) = line.strip_prefix("0::") {
             unified = Some(path.to_string());
         } else if let Some((_, rest)) = line.split_once(':')
-            && let Some(path) = rest.strip_prefix("name=systemd:")
+            && let Some((mount, name)) = &mounts.named
+            && let Some(path) = rest.strip_prefix(name).and_then(|p| p.strip_prefix(':'))
         {
-            systemd = Some(path.to_string());
+            named = Some(Cgroup { kind: HierarchyKind::Named(name), mount: mount.clone(), path: path.to_string() });
         }
     }
     let unified = unified.zip(mounts.unified.clone());
-    let systemd = systemd.zip(mounts.systemd.clone());
-    Ok(match (unified, systemd) {
-        (Some((path, _)), Some((v1, mount))) if path == "/" && v1 != "/" => {
-            Some(Cgroup { kind: HierarchyKind::Systemd, mount, path: v1 })
-        }
+    Ok(match (unified, named) {
+        (Some((path, _)), Some(v1)) if path == "/" && v1.path != "/" => Some(v1),
         (Some((path, mount)), _) => Some(Cgroup { kind: HierarchyKind::Unified, mount, path }),
-        (None, Some((path, mount))) => Some(Cgroup { kind: HierarchyKind::Systemd, mount, path }),
-        (None, None) => None,
+        (None, v1) => v1,
     })
 }
 
-fn is_login_scope(cgroup: &Cgroup) -> bool {
+/// Whether the cgroup is a login session's: systemd's `session-N.scope`, or one whose last
+/// component names the session ID that pam_systemd or pam_elogind set in XDG_SESSION_ID
+/// (`/c1` under elogind, `/user/alice/3` under early pam_systemd).
+fn is_login_scope(cgroup: &Cgroup, session_id: Option<&str>) -> bool {
     let leaf = cgroup.path.rsplit('/').next().unwrap_or("");
-    leaf.starts_with("session-") && leaf.ends_with(".scope")
+    if cgroup.path == "/" || leaf.is_empty() {
+        return false;
+    }
+    let systemd_scope = |id: &str| leaf.strip_prefix("session-").and_then(|l| l.strip_suffix(".scope")) == Some(id);
+    match session_id.filter(|id| !id.is_empty()) {
+        Some(id) => leaf == id || systemd_scope(id),
+        None => leaf.starts_with("session-") && leaf.ends_with(".scope"),
+    }
 }
 
 /// The session as resolved: what its processes have in common.
 #[derive(Clone, Debug)]
 pub enum Scope {
     Cgroup(Cgroup),
-    Env { name: String, value: String },
+    Env {
+        name: String,
+        value: String,
+    },
+    /// DISPLAY names the same server as `display`, however it is spelt.
+    Display {
+        display: DisplayName,
+        given: String,
+    },
     User,
+}
+
+impl Scope {
+    /// The environment variable that tells the session apart, for env and display scopes.
+    fn tag_name(&self) -> Option<&str> {
+        match self {
+            Scope::Env { name, .. } => Some(name),
+            Scope::Display { .. } => Some("DISPLAY"),
+            Scope::Cgroup(_) | Scope::User => None,
+        }
+    }
+
+    fn tag_matches(&self, found: &[u8]) -> bool {
+        match self {
+            Scope::Env { value, .. } => found == value.as_bytes(),
+            Scope::Display { display, .. } => {
+                std::str::from_utf8(found).ok().and_then(DisplayName::parse).as_ref() == Some(display)
+            }
+            Scope::Cgroup(_) | Scope::User => false,
+        }
+    }
 }
 
 /// Why a process of the session is, or is not, to be signalled.
@@ -255,15 +301,17 @@ pub enum Verdict {
     Target,
     /// Matched by `--spare`.
     Spared(String),
-    /// Its environment could not be read, and `--unreadable` says to end it.
-    UnreadableTarget,
-    /// Its environment could not be read, and `--unreadable` says to leave it.
-    UnreadableSpared,
+    /// Its environment could not be read; decided once the whole sweep is known.
+    Unreadable,
+    /// Its environment could not be read, and it is ended: why.
+    UnreadableTarget(String),
+    /// Its environment could not be read, and it is left: why.
+    UnreadableSpared(String),
 }
 
 impl Verdict {
     pub fn is_target(&self) -> bool {
-        matches!(self, Verdict::Target | Verdict::UnreadableTarget)
+        matches!(self, Verdict::Target | Verdict::UnreadableTarget(_))
     }
 
     /// How `list` marks it; empty for plain targets.
@@ -271,8 +319,16 @@ impl Verdict {
         match self {
             Verdict::Target => String::new(),
             Verdict::Spared(name) => format!(" [spared: --spare {name}]"),
-            Verdict::UnreadableTarget => " [environment unreadable: ended]".into(),
-            Verdict::UnreadableSpared => " [environment unreadable: spared]".into(),
+            Verdict::Unreadable | Verdict::UnreadableTarget(_) => " [environment unreadable: ended]".into(),
+            Verdict::UnreadableSpared(_) => " [environment unreadable: spared]".into(),
+        }
+    }
+
+    /// Why an unreadable process is ended or spared; None for the others.
+    pub fn unreadable_reason(&self) -> Option<&str> {
+        match self {
+            Verdict::UnreadableTarget(why) | Verdict::UnreadableSpared(why) => Some(why),
+            _ => None,
         }
     }
 }
@@ -486,7 +542,8 @@ pub struct Session {
     pub user_name: String,
     unreadable: Unreadable,
     spare: Vec<String>,
-    self_pid: i32,
+    /// xexit's audit login session (pam_loginuid), which its session's processes share.
+    audit_session: Option<u32>,
 }
 
 impl Session {
@@ -520,7 +577,7 @@ impl Session {
             user_name,
             unreadable: args.unreadable,
             spare: args.spare.clone(),
-            self_pid: std::process::id() as i32,
+            audit_session: audit_session("self"),
         };
         log::debug!("session {} of {}", session.describe(), session.user_label());
         Ok(session)
@@ -531,6 +588,7 @@ impl Session {
         match &self.scope {
             Scope::Cgroup(cgroup) => format!("cgroup:{}", cgroup.path),
             Scope::Env { name, value } => format!("env:{name}={value}"),
+            Scope::Display { given, .. } => format!("display:{given}"),
             Scope::User => "user".to_string(),
         }
     }
@@ -554,27 +612,102 @@ impl Session {
         };
         let mut sweep = Sweep::default();
         let mut other_tags = Vec::new();
+        let undecided =
+            examined.iter().any(|(_, e)| matches!(e, Examined::Member(m) if m.verdict == Verdict::Unreadable));
+        let mut kinds = HashMap::new();
         for (pid, examined) in examined {
+            if undecided {
+                kinds.insert(pid, Kin::of(&examined));
+            }
             match examined {
-                Examined::Member(m) => {
-                    sweep.scope_has_others |= !m.verdict.is_target();
-                    sweep.members.push(m);
-                }
+                Examined::Member(m) => sweep.members.push(m),
                 Examined::Foreign => sweep.scope_has_others = true,
                 Examined::OtherTag => other_tags.push(pid),
-                Examined::Outside => {}
+                Examined::Untagged | Examined::Outside => {}
             }
         }
-        // Only `--unreadable auto` asks whether another session is there, and only then are
-        // the other tags' owners looked up.
-        let unreadable = sweep.members.iter().any(|m| m.verdict == Verdict::UnreadableTarget);
-        if unreadable && self.unreadable == Unreadable::Auto {
-            sweep.other_session_seen = other_tags.iter().any(|pid| self.users_own(*pid, reader));
+        if undecided {
+            self.decide_unreadable(&mut sweep, &other_tags, &kinds, reader);
         }
-        for member in &mut sweep.members {
-            member.verdict = self.settle_unreadable(&member.verdict, sweep.other_session_seen);
-        }
+        sweep.scope_has_others |= sweep.members.iter().any(|m| !m.verdict.is_target());
         Ok(sweep)
+    }
+
+    /// Decides each process whose environment is unreadable, one by one: by its audit login
+    /// session where the kernel has one, else by its relatives (parent, children, process
+    /// session and group leaders); one tied to another login is never ended. What stays
+    /// undecided follows `--unreadable`.
+    fn decide_unreadable(
+        &self,
+        sweep: &mut Sweep,
+        other_tags: &[i32],
+        kinds: &HashMap<i32, Kin>,
+        reader: &mut ProcReader,
+    ) {
+        let mut found: Vec<(usize, Belonging)> = Vec::new();
+        for (index, member) in sweep.members.iter().enumerate() {
+            if member.verdict == Verdict::Unreadable {
+                found.push((index, self.belonging(member.pid, kinds, reader)));
+            }
+        }
+        let other_login_seen = found.iter().any(|(_, b)| matches!(b, Belonging::OtherLogin(_)));
+        sweep.other_session_seen = other_login_seen || other_tags.iter().any(|pid| self.users_own(*pid, reader));
+        for (index, belonging) in found {
+            let member = &mut sweep.members[index];
+            member.verdict = match belonging {
+                Belonging::Session(why) if self.unreadable != Unreadable::Spare => Verdict::UnreadableTarget(why),
+                Belonging::Session(why) => Verdict::UnreadableSpared(format!("{why}, but --unreadable spare")),
+                Belonging::OtherLogin(why) => Verdict::UnreadableSpared(why),
+                Belonging::Unknown => match self.unreadable {
+                    Unreadable::Kill => Verdict::UnreadableTarget("no tie to any login; --unreadable kill".into()),
+                    Unreadable::Spare => Verdict::UnreadableSpared("--unreadable spare".into()),
+                    Unreadable::Auto if sweep.other_session_seen => Verdict::UnreadableSpared(
+                        "no tie to any login, and another session of the user is visible".into(),
+                    ),
+                    Unreadable::Auto => Verdict::UnreadableTarget(
+                        "no tie to any login, and no other session of the user is visible".into(),
+                    ),
+                },
+            };
+        }
+    }
+
+    /// Which login an unreadable process belongs to.
+    fn belonging(&self, pid: i32, kinds: &HashMap<i32, Kin>, reader: &mut ProcReader) -> Belonging {
+        match (self.audit_session, audit_session(&pid.to_string())) {
+            (Some(own), Some(theirs)) if own == theirs => {
+                return Belonging::Session(format!("same login session as xexit (audit session {own})"));
+            }
+            (Some(own), theirs) => {
+                let theirs = theirs.map_or_else(|| "none".to_string(), |id| id.to_string());
+                return Belonging::OtherLogin(format!("another login (audit session {theirs}, xexit's is {own})"));
+            }
+            (None, Some(theirs)) => {
+                return Belonging::OtherLogin(format!("another login (audit session {theirs}; xexit is in none)"));
+            }
+            (None, None) => {}
+        }
+        let Some(ids) = stat_ids(reader, pid) else { return Belonging::Unknown };
+        let mut relatives = vec![("parent", ids.ppid), ("process group leader", ids.pgrp), ("session leader", ids.sid)];
+        relatives.extend(children(pid).into_iter().map(|child| ("child", child)));
+        let mut session_tie = None;
+        for (relation, relative) in relatives {
+            if relative == pid || relative <= 1 {
+                continue;
+            }
+            match kinds.get(&relative) {
+                Some(Kin::Session) => {
+                    session_tie = session_tie.or(Some(format!("its {relation} {relative} is in the session")))
+                }
+                Some(Kin::Outsider) if self.users_own(relative, reader) => {
+                    return Belonging::OtherLogin(format!(
+                        "its {relation} {relative} is the user's, outside the session"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        session_tie.map_or(Belonging::Unknown, Belonging::Session)
     }
 
     /// Examines every process in /proc. Reading /proc and examining PIDs go on together,
@@ -639,31 +772,20 @@ impl Session {
         self.uid.is_none_or(|uid| status.real_uid == uid && status.effective_uid == uid)
     }
 
-    /// Re-checks one process right before it is signalled (its pidfd already open).
-    pub fn confirm(&self, pid: i32, reader: &mut ProcReader, other_session_seen: bool) -> bool {
+    /// Re-checks one process right before it is signalled (its pidfd already open): still in
+    /// the session, still the user's, not spared. An unreadable one was decided by the sweep.
+    pub fn confirm(&self, pid: i32, reader: &mut ProcReader) -> bool {
         match self.examine(pid, reader, Detail::Confirm) {
-            Examined::Member(m) => self.settle_unreadable(&m.verdict, other_session_seen).is_target(),
+            Examined::Member(m) => matches!(m.verdict, Verdict::Target | Verdict::Unreadable),
             _ => false,
         }
-    }
-
-    fn settle_unreadable(&self, verdict: &Verdict, other_session_seen: bool) -> Verdict {
-        if *verdict != Verdict::UnreadableTarget {
-            return verdict.clone();
-        }
-        let end_it = match self.unreadable {
-            Unreadable::Kill => true,
-            Unreadable::Spare => false,
-            Unreadable::Auto => !other_session_seen,
-        };
-        if end_it { Verdict::UnreadableTarget } else { Verdict::UnreadableSpared }
     }
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
     fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
         let mut unreadable = false;
         match &self.scope {
-            Scope::Env { name, value } => match read_tag(reader, pid, name, value) {
+            Scope::Env { .. } | Scope::Display { .. } => match self.read_tag(reader, pid) {
                 Tag::Same if detail != Detail::Confirm => {
                     if let Some(member) = self.tagged_member(pid, reader, detail) {
                         return member;
@@ -672,7 +794,8 @@ impl Session {
                 Tag::Same => {}
                 Tag::Unreadable => unreadable = true,
                 Tag::Other => return Examined::OtherTag,
-                Tag::Absent | Tag::Gone => return Examined::Outside,
+                Tag::Absent => return Examined::Untagged,
+                Tag::Gone => return Examined::Outside,
             },
             Scope::Cgroup(cgroup) => {
                 let inside = reader
@@ -694,12 +817,12 @@ impl Session {
         }
         let users_own = self.owns(&status);
         let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
-        if pid == self.self_pid || pid == 1 || !users_own || root_protected {
+        if is_self(pid) || pid == 1 || !users_own || root_protected {
             return Examined::Foreign;
         }
         let verdict = match self.spared_as(pid, &status.name) {
             Some(name) => Verdict::Spared(name),
-            None if unreadable => Verdict::UnreadableTarget,
+            None if unreadable => Verdict::Unreadable,
             None => Verdict::Target,
         };
         let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
@@ -711,7 +834,7 @@ impl Session {
     /// needed. Anything else takes the full path.
     fn tagged_member(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Option<Examined> {
         let owner = reader.last_owner()?;
-        if self.uid != Some(owner) || owner == 0 || pid == self.self_pid || pid == 1 {
+        if self.uid != Some(owner) || owner == 0 || is_self(pid) || pid == 1 {
             return None;
         }
         let name = if self.spare.is_empty() {
@@ -750,20 +873,100 @@ enum Examined {
     Outside,
     /// Has the tag with another value: maybe the user's other session.
     OtherTag,
+    /// Its environment was read and has no tag.
+    Untagged,
+}
+
+/// What a relative of an unreadable process says about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kin {
+    /// A member of the session (ended or spared by name).
+    Session,
+    /// Readable, and without the session's tag: another login's, if it is the user's.
+    Outsider,
+    /// Tells nothing: itself unreadable, another user's, or gone.
+    Neutral,
+}
+
+impl Kin {
+    fn of(examined: &Examined) -> Kin {
+        match examined {
+            Examined::Member(m) if m.verdict != Verdict::Unreadable => Kin::Session,
+            Examined::OtherTag | Examined::Untagged => Kin::Outsider,
+            _ => Kin::Neutral,
+        }
+    }
+}
+
+/// Which login an unreadable process belongs to, and why.
+enum Belonging {
+    Session(String),
+    OtherLogin(String),
+    Unknown,
+}
+
+/// Whether `pid` is the xexit process asking, now: after detaching, xexit is the forked
+/// child, so the PID is looked up at each check, never remembered.
+fn is_self(pid: i32) -> bool {
+    pid == rustix::process::getpid().as_raw_nonzero().get()
+}
+
+/// The audit login session of /proc/WHO (pam_loginuid sets it at login; children inherit
+/// it); None where unset (4294967295) or the kernel has no audit.
+fn audit_session(who: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{who}/sessionid")).ok()?;
+    text.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
+}
+
+/// The children of every thread of `pid` (/proc/PID/task/TID/children).
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let mut found = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            found.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        }
+    }
+    found
+}
+
+/// The IDs a process's /proc/PID/stat gives, for a live (non-zombie) process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatIds {
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub sid: i32,
+}
+
+/// Parses /proc/PID/stat after the command name (which may hold spaces and parentheses).
+pub fn stat_ids(reader: &mut ProcReader, pid: i32) -> Option<StatIds> {
+    parse_stat_ids(reader.read(pid, "stat").ok()?)
+}
+
+fn parse_stat_ids(stat: &[u8]) -> Option<StatIds> {
+    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
+    let mut fields = std::str::from_utf8(after_name).ok()?.split_whitespace();
+    let state = fields.next()?;
+    let mut next = || fields.next()?.parse::<i32>().ok();
+    let (ppid, pgrp, sid) = (next()?, next()?, next()?);
+    (state != "Z" && state != "X").then_some(StatIds { ppid, pgrp, sid })
 }
 
 /// How many PIDs a scan thread takes at a time.
 const SCAN_CHUNK: usize = 128;
 
-fn read_tag(reader: &mut ProcReader, pid: i32, name: &str, value: &str) -> Tag {
-    match reader.read(pid, "environ") {
-        Ok(environ) => match env_value(environ, name) {
-            Some(found) if found == value.as_bytes() => Tag::Same,
-            Some(_) => Tag::Other,
-            None => Tag::Absent,
-        },
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
-        Err(_) => Tag::Gone,
+impl Session {
+    fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {
+        let Some(name) = self.scope.tag_name() else { return Tag::Absent };
+        match reader.read(pid, "environ") {
+            Ok(environ) => match env_value(environ, name) {
+                Some(found) if self.scope.tag_matches(found) => Tag::Same,
+                Some(_) => Tag::Other,
+                None => Tag::Absent,
+            },
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
+            Err(_) => Tag::Gone,
+        }
     }
 }
 
@@ -781,26 +984,31 @@ fn selector_text(selector: &Selector) -> String {
 
 fn resolve_scope(selector: &Selector, display: Option<&str>) -> Result<Scope, Error> {
     let display_scope = || -> Result<Scope, Error> {
-        let display = display.map(str::to_string).or_else(|| std::env::var("DISPLAY").ok());
-        match display.filter(|d| !d.is_empty()) {
-            Some(value) => Ok(Scope::Env { name: "DISPLAY".into(), value }),
-            None => Err(Error::NoDisplay),
-        }
+        let given = display.map(str::to_string).or_else(|| std::env::var("DISPLAY").ok());
+        let given = given.filter(|d| !d.is_empty()).ok_or(Error::NoDisplay)?;
+        let display = DisplayName::parse(&given).ok_or_else(|| Error::BadDisplay(given.clone()))?;
+        Ok(Scope::Display { display, given })
     };
     let text = selector_text(selector);
     Ok(match selector {
         Selector::Auto => {
             let mounts = Mounts::read()?;
-            if let Some(cgroup) = own_cgroup(&mounts)?.filter(is_login_scope) {
-                log::info!("session: xexit runs in the login scope {}, so cgroup:{}", cgroup.path, cgroup.path);
+            let session_id = std::env::var("XDG_SESSION_ID").ok();
+            if let Some(cgroup) = own_cgroup(&mounts)?.filter(|c| is_login_scope(c, session_id.as_deref())) {
+                let id = session_id.map(|id| format!(" (XDG_SESSION_ID={id})")).unwrap_or_default();
+                log::info!(
+                    "session: xexit runs in the login session's cgroup {}{id}, so cgroup:{}",
+                    cgroup.path,
+                    cgroup.path
+                );
                 Scope::Cgroup(cgroup)
             } else if let Some(value) = std::env::var("LTSP_CLIENT_HOSTNAME").ok().filter(|v| !v.is_empty()) {
                 log::info!("session: LTSP_CLIENT_HOSTNAME is set, so env:LTSP_CLIENT_HOSTNAME={value}");
                 Scope::Env { name: "LTSP_CLIENT_HOSTNAME".into(), value }
             } else {
                 let scope = display_scope()?;
-                if let Scope::Env { value, .. } = &scope {
-                    log::info!("session: no login scope and no LTSP_CLIENT_HOSTNAME, so env:DISPLAY={value}");
+                if let Scope::Display { given, .. } = &scope {
+                    log::info!("session: no login session cgroup and no LTSP_CLIENT_HOSTNAME, so display {given}");
                 }
                 scope
             }
@@ -903,7 +1111,7 @@ mod tests {
         assert!(!cgroup.holds("/a"));
         let text = "9:name=systemd:/user.slice/s\n1:cpu:/\n0::/a/b/c\n";
         assert_eq!(cgroup.path_in(text), Some("/a/b/c".into()));
-        let v1 = Cgroup { kind: HierarchyKind::Systemd, ..cgroup };
+        let v1 = Cgroup { kind: HierarchyKind::Named("name=systemd"), ..cgroup };
         assert_eq!(v1.path_in(text), Some("/user.slice/s".into()));
     }
 
@@ -927,7 +1135,15 @@ mod tests {
     #[test]
     fn login_scopes_are_recognised() {
         let scope = |path: &str| Cgroup { kind: HierarchyKind::Unified, mount: "/".into(), path: path.into() };
-        assert!(is_login_scope(&scope("/user.slice/user-1000.slice/session-3.scope")));
-        assert!(!is_login_scope(&scope("/user.slice/user-1000.slice/user@1000.service/app.slice")));
+        assert!(is_login_scope(&scope("/user.slice/user-1000.slice/session-3.scope"), None));
+        assert!(is_login_scope(&scope("/user.slice/user-1000.slice/session-3.scope"), Some("3")));
+        assert!(!is_login_scope(&scope("/user.slice/user-1000.slice/session-3.scope"), Some("4")));
+        assert!(!is_login_scope(&scope("/user.slice/user-1000.slice/user@1000.service/app.slice"), None));
+        // elogind names the cgroup by the session ID alone; early pam_systemd used /user/NAME/ID.
+        assert!(is_login_scope(&scope("/c1"), Some("c1")));
+        assert!(is_login_scope(&scope("/user/alice/3"), Some("3")));
+        assert!(!is_login_scope(&scope("/c1"), None));
+        assert!(!is_login_scope(&scope("/c12"), Some("c1")));
+        assert!(!is_login_scope(&scope("/"), Some("")));
     }
 }

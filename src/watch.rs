@@ -226,8 +226,9 @@ fn spawn_signal_forwarder(mut signals: Signals, tx: Sender<Input>) {
 }
 
 /// Forks into the background: the parent returns 0 to the X session at once, the child
-/// leaves the session's terminal, the working directory and stdio behind.
-pub fn detach() -> Result<(), Error> {
+/// leaves the session's terminal, the working directory and stdio behind (stderr stays
+/// where it was with `keep_stderr`, for `--log stderr`: ~/.xsession-errors under Xsession).
+pub fn detach(keep_stderr: bool) -> Result<(), Error> {
     use nix::unistd::{ForkResult, chdir, dup2_stderr, dup2_stdin, dup2_stdout, fork, setsid};
     // SAFETY: single-threaded here (the connect thread was joined); the child only goes on
     // with ordinary Rust code.
@@ -245,6 +246,8 @@ pub fn detach() -> Result<(), Error> {
         .map_err(|e| Error::Detach(nix::Error::from_raw(e.raw_os_error().unwrap_or(0))))?;
     dup2_stdin(&null).map_err(Error::Detach)?;
     dup2_stdout(&null).map_err(Error::Detach)?;
-    dup2_stderr(&null).map_err(Error::Detach)?;
+    if !keep_stderr {
+        dup2_stderr(&null).map_err(Error::Detach)?;
+    }
     Ok(())
 }

@@ -27,7 +27,7 @@ fn auto_spares_unreadable_processes_while_another_session_is_visible() {
     let end = xexit_as(&user, &["end", "--session", "env:XEXIT_TEST_TAG", "--no-hooks", "--grace", "1"]);
     assert_eq!(end.status.code(), Some(0), "{}", stderr_of(&end));
     assert!(alive(agent), "ssh-agent was ended although another session is visible");
-    assert!(stderr_of(&end).contains(&format!("sparing {agent} (ssh-agent): [environment unreadable: spared]")));
+    assert!(stderr_of(&end).contains(&format!("sparing {agent} (ssh-agent): environment unreadable, no tie to any login, and another session of the user is visible")));
     assert!(alive(other_session.id() as i32));
 
     let end = xexit_as(&user, &["end", "--session", "env:XEXIT_TEST_TAG", "--no-hooks", "--unreadable", "kill"]);

@@ -48,7 +48,7 @@ fn a_missing_hook_directory_is_no_error() {
     if !need_root() {
         return;
     }
-    let user = TestUser::get("xxhook3");
+    let user = TestUser::get("xxhook6");
     let output = run(xexit(&["end", "--user", &user.name, "--session", "env:XEXIT_TEST_TAG=none"])
         .arg("--hook-dir=/nonexistent/xexit-hooks"));
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));

@@ -2,6 +2,8 @@
 //! and process trees, and the skip rule (a skip is a failure under CI=true).
 #![allow(dead_code)]
 
+pub mod desktop;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -161,30 +163,64 @@ pub fn stdout_of(output: &Output) -> String {
 
 static USERADD: Mutex<()> = Mutex::new(());
 
-/// A user made for tests (and removed with its processes by nobody else): uid and gid.
+/// Every test user's name starts with this, so leftovers are easy to find and remove.
+pub const USER_PREFIX: &str = "xx";
+
+/// A system user made for one test (`useradd -r`), with a home of its own; on drop its
+/// processes (all the test's own) are killed and the user and home are removed.
 pub struct TestUser {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    pub home: PathBuf,
+}
+
+/// Runs useradd or userdel, retrying while another process holds /etc/passwd's lock.
+fn account_tool(args: &[&str], done: impl Fn() -> bool) {
+    let _lock = USERADD.lock().unwrap_or_else(|p| p.into_inner());
+    for _ in 0..50 {
+        if done() {
+            return;
+        }
+        let status = Command::new(args[0]).args(&args[1..]).stderr(Stdio::null()).status();
+        if done() {
+            return;
+        }
+        eprintln!("{args:?}: {status:?}; retrying");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{args:?} never succeeded");
+}
+
+fn user_exists(name: &str) -> bool {
+    nix::unistd::User::from_name(name).ok().flatten().is_some()
 }
 
 impl TestUser {
-    /// Creates the user `name` if missing; names are per test, so tests never share one.
+    /// Creates the user `name` (it must start with USER_PREFIX); names are per test, so
+    /// tests never share one.
     pub fn get(name: &str) -> TestUser {
-        let _lock = USERADD.lock().unwrap_or_else(|p| p.into_inner());
-        if nix::unistd::User::from_name(name).ok().flatten().is_none() {
-            for _ in 0..20 {
-                let status = Command::new("useradd").args(["-M", "-N", "-s", "/bin/sh", name]).status();
-                if nix::unistd::User::from_name(name).ok().flatten().is_some() {
-                    break;
-                }
-                // useradd fails while another process holds /etc/passwd's lock.
-                eprintln!("useradd {name}: {status:?}; retrying");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
+        assert!(name.starts_with(USER_PREFIX), "test users are named {USER_PREFIX}*");
+        let home = PathBuf::from(format!("/tmp/xexit-home-{name}"));
+        let home_text = home.to_str().unwrap();
+        account_tool(&["useradd", "-r", "-M", "-N", "-s", "/bin/sh", "-d", home_text, name], || user_exists(name));
         let user = nix::unistd::User::from_name(name).unwrap().expect("test user exists");
-        TestUser { name: name.to_string(), uid: user.uid.as_raw(), gid: user.gid.as_raw() }
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir(&home).unwrap();
+        nix::unistd::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+        std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        TestUser { name: name.to_string(), uid: user.uid.as_raw(), gid: user.gid.as_raw(), home }
+    }
+
+    /// The environment a login gives: HOME, USER, LOGNAME, SHELL and a plain PATH.
+    pub fn login_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
+            ("HOME", self.home.display().to_string()),
+            ("USER", self.name.clone()),
+            ("LOGNAME", self.name.clone()),
+            ("SHELL", "/bin/sh".to_string()),
+        ]
     }
 
     /// A command that runs as this user, with a clean environment plus `env`.
@@ -192,8 +228,7 @@ impl TestUser {
         let mut command = Command::new(program);
         command
             .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", "/tmp")
+            .envs(self.login_env())
             .envs(env.iter().copied())
             .uid(self.uid)
             .gid(self.gid)
@@ -207,10 +242,10 @@ impl TestUser {
     pub fn command_in(&self, cgroup: &TestCgroup, program: &str, env: &[(&str, &str)]) -> Command {
         let mut command = Command::new("setpriv");
         command
-            .args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--clear-groups", "--", program])
+            .args(self.setpriv_args())
+            .arg(program)
             .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", "/tmp")
+            .envs(self.login_env())
             .envs(env.iter().copied())
             .current_dir("/tmp")
             .stdin(Stdio::null());
@@ -253,6 +288,22 @@ impl TestUser {
         for pid in self.processes() {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
+    }
+
+    /// setpriv's arguments that drop root to this user, up to the program.
+    pub fn setpriv_args(&self) -> Vec<String> {
+        let (uid, gid) = (self.uid.to_string(), self.gid.to_string());
+        ["--reuid", &uid, "--regid", &gid, "--clear-groups", "--"].map(str::to_string).to_vec()
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        self.cleanup();
+        wait_for(Duration::from_secs(5), || self.processes().is_empty());
+        let name = self.name.clone();
+        account_tool(&["userdel", &self.name], || !user_exists(&name));
+        let _ = std::fs::remove_dir_all(&self.home);
     }
 }
 

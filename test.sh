@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(xvfb x11-utils openssh-client tmux procps passwd man-db)
+packages=(xvfb x11-utils x11-common xauth openssh-client openssh-server openbox xterm tmux gnupg gpg-agent dbus-x11
+    procps passwd util-linux man-db)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")

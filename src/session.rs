@@ -588,7 +588,7 @@ impl Session {
         match &self.scope {
             Scope::Cgroup(cgroup) => format!("cgroup:{}", cgroup.path),
             Scope::Env { name, value } => format!("env:{name}={value}"),
-            Scope::Display { given, .. } => format!("display:{given}"),
+            Scope::Display { given, .. } => format!("display={given}"),
             Scope::User => "user".to_string(),
         }
     }

@@ -26,7 +26,7 @@ fn losing_the_display_ends_the_whole_session_within_the_grace_time_plus_2s() {
     let Some(x) = Xvfb::start() else { return };
     let user = TestUser::get("xxdeploy1");
     let script = format!("{SESSION}{READY}wait\n");
-    let spec = SessionSpec { user: &user, display: &x.display, script: &script, options: "", env: &[], cgroup: None };
+    let spec = SessionSpec::new(&user, &x.display, &script);
     let mut session = XSession::start(installed, spec);
     session.wait_ready();
     let pids = session_pids(&session);
@@ -54,7 +54,7 @@ fn without_xexit_the_same_session_starts_and_outlives_its_display() {
     let Some(x) = Xvfb::start() else { return };
     let user = TestUser::get("xxdeploy2");
     let script = format!("{SESSION}{READY}wait\n");
-    let spec = SessionSpec { user: &user, display: &x.display, script: &script, options: "", env: &[], cgroup: None };
+    let spec = SessionSpec::new(&user, &x.display, &script);
     let mut session = XSession::start(installed, spec);
     session.wait_ready();
     let pids = session_pids(&session);
@@ -71,14 +71,7 @@ fn a_failing_xexit_never_stops_the_session_from_starting() {
     let Some(x) = Xvfb::start() else { return };
     let user = TestUser::get("xxdeploy3");
     let script = format!("{READY}sleep 1000\n");
-    let spec = SessionSpec {
-        user: &user,
-        display: &x.display,
-        script: &script,
-        options: "--no-such-option",
-        env: &[],
-        cgroup: None,
-    };
+    let spec = SessionSpec { options: "--no-such-option", ..SessionSpec::new(&user, &x.display, &script) };
     let mut session = XSession::start(installed, spec);
     session.wait_ready();
     let errors = session.errors();

@@ -105,6 +105,13 @@ pub struct SessionSpec<'a> {
     pub cgroup: Option<&'a TestCgroup>,
 }
 
+impl<'a> SessionSpec<'a> {
+    /// A session with the default options, no extra environment and no cgroup.
+    pub fn new(user: &'a TestUser, display: &'a str, script: &'a str) -> SessionSpec<'a> {
+        SessionSpec { user, display, script, options: "", env: &[], cgroup: None }
+    }
+}
+
 impl XSession {
     pub fn start(installed: Installed, spec: SessionSpec) -> XSession {
         let user = spec.user;
@@ -174,4 +181,22 @@ pub fn processes_in_audit_session(user: &TestUser, id: u32) -> Vec<i32> {
 pub fn describe(pid: i32) -> String {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     format!("{pid} {}", String::from_utf8_lossy(&cmdline).replace('\0', " ").trim())
+}
+
+/// Starts `script` with /bin/sh as `user` in a login of its own (a new audit session and
+/// process session), as a console or ssh login would be; not an X session.
+pub fn other_login(user: &TestUser, script: &str) -> Child {
+    let login = format!("echo {} > /proc/self/loginuid || exit 97; exec setsid \"$@\"", user.uid);
+    Command::new("sh")
+        .args(["-c", &login, "sh", "setpriv"])
+        .args(user.setpriv_args())
+        .args(["/bin/sh", "-c", script])
+        .env_clear()
+        .envs(user.login_env())
+        .current_dir(&user.home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the other login")
 }

@@ -3,8 +3,6 @@
 //! `:5`, `:5.0`, `unix:5`, `unix/:5` and `localhost/unix:5` all name the local server 5;
 //! `localhost:10.0` (what ssh X forwarding sets) is TCP port 6010, another server than `:10`.
 
-use std::fmt;
-
 /// The server a display name points at; the screen number is not part of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DisplayName {
@@ -37,12 +35,6 @@ impl DisplayName {
 /// Loopback spellings name the same TCP listener (ssh's X11 forwarding port).
 fn is_loopback(host: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "::1" | "ip6-localhost")
-}
-
-impl fmt::Display for DisplayName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host.as_deref().unwrap_or(""), self.number)
-    }
 }
 
 #[cfg(test)]

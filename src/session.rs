@@ -362,8 +362,6 @@ pub struct Sweep {
     /// Something in the scope is not a target (another user, spared, xexit itself), so
     /// cgroup.kill would hit more than the session.
     pub scope_has_others: bool,
-    /// A readable process of the user has the tag with another value: another session is there.
-    pub other_session_seen: bool,
 }
 
 impl Sweep {
@@ -650,8 +648,10 @@ impl Session {
                 found.push((index, self.belonging(member.pid, kinds, reader)));
             }
         }
-        let other_login_seen = found.iter().any(|(_, b)| matches!(b, Belonging::OtherLogin(_)));
-        sweep.other_session_seen = other_login_seen || other_tags.iter().any(|pid| self.users_own(*pid, reader));
+        // Another session is visible: an unreadable process of another login, or a readable
+        // process of the user with the tag's other value.
+        let other_session_seen = found.iter().any(|(_, b)| matches!(b, Belonging::OtherLogin(_)))
+            || other_tags.iter().any(|pid| self.users_own(*pid, reader));
         for (index, belonging) in found {
             let member = &mut sweep.members[index];
             member.verdict = match belonging {
@@ -661,7 +661,7 @@ impl Session {
                 Belonging::Unknown => match self.unreadable {
                     Unreadable::Kill => Verdict::UnreadableTarget("no tie to any login; --unreadable kill".into()),
                     Unreadable::Spare => Verdict::UnreadableSpared("--unreadable spare".into()),
-                    Unreadable::Auto if sweep.other_session_seen => Verdict::UnreadableSpared(
+                    Unreadable::Auto if other_session_seen => Verdict::UnreadableSpared(
                         "no tie to any login, and another session of the user is visible".into(),
                     ),
                     Unreadable::Auto => Verdict::UnreadableTarget(

@@ -16,21 +16,24 @@ sleep 1000 & echo $! > OUT/stopped; kill -STOP $!
 setsid sh -c 'sleep 1000 & echo $! > OUT/daemon' &
 ";
 
-fn session_pids(session: &XSession) -> Vec<i32> {
-    ["sleep", "ignorer", "stopped", "daemon"].iter().map(|name| read_pid(&session.out(name))).collect()
+/// Starts SESSION for a new user `user_name` under the real Xsession on a new Xvfb, with or
+/// without xexit installed; returns them and the session's PIDs once all of them run.
+fn start_session(label: &str, user_name: &str, with_xexit: bool) -> Option<(TestUser, XSession, Xvfb, Vec<i32>)> {
+    let installed = Installed::new(label, with_xexit)?;
+    let x = Xvfb::start()?;
+    let user = TestUser::get(user_name);
+    let script = format!("{SESSION}{READY}wait\n");
+    let mut session = XSession::start(installed, SessionSpec::new(&user, &x.display, &script));
+    session.wait_ready();
+    let pids: Vec<i32> =
+        ["sleep", "ignorer", "stopped", "daemon"].iter().map(|name| read_pid(&session.out(name))).collect();
+    assert!(pids.iter().all(|pid| alive(*pid)));
+    Some((user, session, x, pids))
 }
 
 #[test]
 fn losing_the_display_ends_the_whole_session_within_the_grace_time_plus_2s() {
-    let Some(installed) = Installed::new("deployed", true) else { return };
-    let Some(x) = Xvfb::start() else { return };
-    let user = TestUser::get("xxdeploy1");
-    let script = format!("{SESSION}{READY}wait\n");
-    let spec = SessionSpec::new(&user, &x.display, &script);
-    let mut session = XSession::start(installed, spec);
-    session.wait_ready();
-    let pids = session_pids(&session);
-    assert!(pids.iter().all(|pid| alive(*pid)));
+    let Some((user, session, x, pids)) = start_session("deployed", "xxdeploy1", true) else { return };
 
     let killed = Instant::now();
     x.signal(Signal::SIGKILL);
@@ -50,14 +53,7 @@ fn losing_the_display_ends_the_whole_session_within_the_grace_time_plus_2s() {
 
 #[test]
 fn without_xexit_the_same_session_starts_and_outlives_its_display() {
-    let Some(installed) = Installed::new("deployed-none", false) else { return };
-    let Some(x) = Xvfb::start() else { return };
-    let user = TestUser::get("xxdeploy2");
-    let script = format!("{SESSION}{READY}wait\n");
-    let spec = SessionSpec::new(&user, &x.display, &script);
-    let mut session = XSession::start(installed, spec);
-    session.wait_ready();
-    let pids = session_pids(&session);
+    let Some((_user, _session, x, pids)) = start_session("deployed-none", "xxdeploy2", false) else { return };
     x.signal(Signal::SIGKILL);
     std::thread::sleep(Duration::from_secs(5));
     let left = pids.iter().filter(|pid| alive(**pid)).count();

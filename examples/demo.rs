@@ -26,13 +26,22 @@ fn main() {
     if args.first().is_some_and(|a| a == "xexit") {
         std::process::exit(i32::from(xexit::main_with_args(args)));
     }
-    match run() {
+    let result = run();
+    remove_demo_user();
+    match result {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
             eprintln!("demo: {e}");
             std::process::exit(2);
         }
+    }
+}
+
+/// As root, removes the system user the demo made (its processes have been ended by then).
+fn remove_demo_user() {
+    if rustix::process::getuid().is_root() && nix::unistd::User::from_name(DEMO_USER).ok().flatten().is_some() {
+        let _ = Command::new("userdel").arg(DEMO_USER).status();
     }
 }
 
@@ -50,7 +59,10 @@ fn owner() -> Result<Owner, String> {
         return Ok(Owner { uid: me, gid: rustix::process::getgid().as_raw(), name });
     }
     if nix::unistd::User::from_name(DEMO_USER).ok().flatten().is_none() {
-        Command::new("useradd").args(["-M", "-N", "-s", "/bin/sh", DEMO_USER]).status().map_err(|e| e.to_string())?;
+        Command::new("useradd")
+            .args(["-r", "-M", "-N", "-s", "/bin/sh", DEMO_USER])
+            .status()
+            .map_err(|e| e.to_string())?;
     }
     let user = nix::unistd::User::from_name(DEMO_USER).ok().flatten().ok_or("cannot make the demo user")?;
     Ok(Owner { uid: user.uid.as_raw(), gid: user.gid.as_raw(), name: user.name })

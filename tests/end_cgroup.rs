@@ -22,7 +22,7 @@ fn cgroup_path_ends_the_cgroup_and_its_descendants_only() {
         spawn_in(&nested, &user, "sleep 1000 & exec sleep 1000"),
     ];
     let bystander = spawn_in(&sibling, &user, "exec sleep 1000");
-    assert!(wait_for(std::time::Duration::from_secs(2), || session.pids().len() >= 4));
+    assert!(session.wait_started(4));
 
     let output =
         run(xexit(&["end", "-v", "--no-hooks", "--grace", "1", "--session"]).arg(format!("cgroup:{}", session.path)));
@@ -53,7 +53,7 @@ fn own_cgroup_ends_everything_in_it_but_xexit() {
         spawn_in(&session, &user, "(setsid sleep 1000 &); exec sleep 1000"),
     ];
     let mut bystander = spawn_in(&sibling, &user, "exec sleep 1000");
-    assert!(wait_for(std::time::Duration::from_secs(2), || session.pids().len() >= 3));
+    assert!(session.wait_started(3));
 
     let output =
         run(user.command_in(&session, XEXIT, &[]).args(["end", "--session", "cgroup", "--no-hooks", "--grace", "1"]));
@@ -77,6 +77,7 @@ fn as_root_with_user_other_users_in_the_cgroup_are_untouched() {
     let (user, other) = (TestUser::get("xxcg3"), TestUser::get("xxcg4"));
     let mut target = spawn_in(&session, &user, "exec sleep 1000");
     let mut foreign = spawn_in(&session, &other, "exec sleep 1000");
+    assert!(session.wait_started(2));
     let output = run(xexit(&["end", "-v", "--no-hooks", "--schedule", "KILL/2", "--user", &user.name, "--session"])
         .arg(format!("cgroup:{}", session.path)));
     let (target_alive, foreign_alive) = (alive(target.id() as i32), alive(foreign.id() as i32));

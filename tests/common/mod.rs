@@ -367,6 +367,20 @@ impl TestCgroup {
         }
     }
 
+    /// Waits until at least `count` processes are in here and each has become the program it
+    /// runs: none is still the test's fork or setpriv, which run as root before they exec.
+    pub fn wait_started(&self, count: usize) -> bool {
+        let this_test = std::env::current_exe().ok();
+        let started = |pid: &i32| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            exe.is_some() && exe != this_test && exe.as_deref() != Some(Path::new("/usr/bin/setpriv"))
+        };
+        wait_for(Duration::from_secs(5), || {
+            let pids = self.pids();
+            pids.len() >= count && pids.iter().all(started)
+        })
+    }
+
     pub fn pids(&self) -> Vec<i32> {
         let mut pids = Vec::new();
         let mut dirs = vec![self.dir.clone()];

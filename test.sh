@@ -17,4 +17,6 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+# No module cycle, no source file over 400 lines.
+.ci/module-graph src >/dev/null
 cargo test

@@ -1,13 +1,19 @@
-//! The command line: `xexit [watch] ...`, `xexit list ...`, `xexit end ...`.
+//! The command line: `xexit [watch] ...`, `xexit list ...`, `xexit end ...`. The only module
+//! that knows clap: `parse` turns the arguments into the plain options of `commands`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::reap::Schedule;
-use crate::session::Selector;
+use crate::commands::{Command, EndOptions, ListOptions, WatchOptions};
+use crate::duration::{parse_duration, parse_positive_duration};
+use crate::end::Schedule;
+use crate::error::{Error, Exit};
+use crate::find::{Selector, SessionOptions};
+use crate::hooks::HookOptions;
+use crate::logging::LogOptions;
 
 /// End an X session's processes when its display goes away.
 ///
@@ -15,13 +21,13 @@ use crate::session::Selector;
 /// runs PROGRAM on loss, as the classic xexit did.
 #[derive(Parser, Debug)]
 #[command(name = "xexit", version)]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    command: CliCommand,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+enum CliCommand {
     /// Watch the display; when it is lost, run PROGRAM or end the session (the default).
     Watch(WatchArgs),
     /// List the session's processes, one line each (exit 1 when there are none).
@@ -31,126 +37,115 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-pub struct WatchArgs {
+struct WatchArgs {
     /// Ping the display this often.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_positive_duration)]
-    pub interval: Duration,
+    interval: Duration,
 
     /// A ping unanswered for this long means the display is lost.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_positive_duration)]
-    pub timeout: Duration,
+    timeout: Duration,
 
     /// Stay in the foreground instead of detaching after connecting.
     #[arg(long)]
-    pub foreground: bool,
+    foreground: bool,
 
     #[command(flatten)]
-    pub end: EndArgs,
+    end: EndArgs,
 
     /// Run this on loss instead of ending the session (the classic xexit's interface).
     #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
-    pub program: Vec<OsString>,
+    program: Vec<OsString>,
 }
 
 #[derive(Args, Debug)]
-pub struct ListArgs {
+struct ListArgs {
     #[command(flatten)]
-    pub session: SessionArgs,
+    session: SessionArgs,
 
     #[command(flatten)]
-    pub output: OutputArgs,
+    output: OutputArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct EndArgs {
+struct EndArgs {
     #[command(flatten)]
-    pub session: SessionArgs,
+    session: SessionArgs,
 
     /// The first wait of the schedule: how long processes get to exit after TERM.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub grace: Option<Duration>,
+    grace: Option<Duration>,
 
     /// Signals and waits, start-stop-daemon style: SIGNAL/SECONDS/SIGNAL/SECONDS...
     #[arg(long, value_name = "SCHEDULE", default_value = "TERM/3/KILL/5")]
-    pub schedule: Schedule,
+    schedule: Schedule,
 
     #[command(flatten)]
-    pub hooks: HookArgs,
+    hooks: HookArgs,
 
     /// Say what would be run and signalled; do neither.
     #[arg(long)]
-    pub dry_run: bool,
+    dry_run: bool,
 
     #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-impl EndArgs {
-    /// The schedule with `--grace` applied to its first wait.
-    pub fn effective_schedule(&self) -> Schedule {
-        let mut schedule = self.schedule.clone();
-        if let (Some(grace), Some(first)) = (self.grace, schedule.steps.first_mut()) {
-            first.wait = grace;
-        }
-        schedule
-    }
+    output: OutputArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct SessionArgs {
+struct SessionArgs {
     /// The X display [default: $DISPLAY].
     #[arg(short, long, value_name = "DISPLAY")]
-    pub display: Option<String>,
+    display: Option<String>,
 
     /// Which processes make up the session: auto, cgroup, cgroup:PATH, env:NAME, env:NAME=VALUE, display or user.
     #[arg(long, value_name = "SELECTOR", default_value = "auto")]
-    pub session: Selector,
+    session: Selector,
 
     /// The session's user (NAME or UID); only root may name another user than itself.
     #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
+    user: Option<String>,
 
     /// What to do with the user's processes whose environment cannot be read.
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = Unreadable::Auto)]
-    pub unreadable: Unreadable,
+    unreadable: Unreadable,
 
     /// Never signal processes with this name or executable path (repeatable).
     #[arg(long, value_name = "NAME")]
-    pub spare: Vec<String>,
+    spare: Vec<String>,
 }
 
 #[derive(Args, Debug)]
-pub struct HookArgs {
+struct HookArgs {
     /// Run the exit hooks in this directory before ending the session.
     #[arg(long, value_name = "DIR", default_value = "/etc/Xexit.d")]
-    pub hook_dir: PathBuf,
+    hook_dir: PathBuf,
 
     /// Run no exit hooks.
     #[arg(long)]
-    pub no_hooks: bool,
+    no_hooks: bool,
 
     /// How long one hook may run before its process group is stopped.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
-    pub hook_timeout: Duration,
+    hook_timeout: Duration,
 }
 
 #[derive(Args, Debug)]
-pub struct OutputArgs {
+struct OutputArgs {
     /// Log more (repeat for more still).
     #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    verbose: u8,
 
     /// Log only warnings and errors.
     #[arg(short, long)]
-    pub quiet: bool,
+    quiet: bool,
 
     /// Where log lines go: stderr, syslog, or auto (stderr in the foreground, syslog when detached).
     #[arg(long, value_enum, value_name = "TARGET", default_value_t = LogTarget::Auto)]
-    pub log: LogTarget,
+    log: LogTarget,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unreadable {
+enum Unreadable {
     /// Kill them only when no other session of the user is visible.
     Auto,
     /// Leave them running, and log each.
@@ -160,7 +155,7 @@ pub enum Unreadable {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogTarget {
+enum LogTarget {
     Stderr,
     Syslog,
     Auto,
@@ -170,8 +165,81 @@ pub enum LogTarget {
 const SUBCOMMANDS: &[&str] = &["watch", "list", "end", "help"];
 const TOP_LEVEL_FLAGS: &[&str] = &["-h", "--help", "-V", "--version"];
 
+/// The clap definition, for the man page test and the shell completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Parses the arguments (argv[0] first) into options; `None` when clap printed help or the
+/// version, which is all there is to do.
+pub fn parse(args: Vec<OsString>) -> Result<Option<Command>, Error> {
+    let cli = match Cli::try_parse_from(with_default_subcommand(args)) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return Ok(None);
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            return Err(Error::new(Exit::Usage, text.trim().trim_start_matches("error: ").to_string()));
+        }
+    };
+    Ok(Some(construct(cli.command)))
+}
+
+/// The one place where arguments become options; DISPLAY is read here, once.
+fn construct(command: CliCommand) -> Command {
+    match command {
+        CliCommand::Watch(args) => Command::Watch(WatchOptions {
+            interval: args.interval,
+            timeout: args.timeout,
+            foreground: args.foreground,
+            end: end_options(args.end),
+            program: args.program,
+        }),
+        CliCommand::List(args) => {
+            Command::List(ListOptions { session: session_options(args.session), log: log_options(&args.output) })
+        }
+        CliCommand::End(args) => Command::End(end_options(args)),
+    }
+}
+
+fn end_options(args: EndArgs) -> EndOptions {
+    EndOptions {
+        schedule: args.schedule.with_grace(args.grace),
+        hooks: (!args.hooks.no_hooks)
+            .then_some(HookOptions { dir: args.hooks.hook_dir, timeout: args.hooks.hook_timeout }),
+        dry_run: args.dry_run,
+        log: log_options(&args.output),
+        session: session_options(args.session),
+    }
+}
+
+fn session_options(args: SessionArgs) -> SessionOptions {
+    SessionOptions {
+        selector: args.session,
+        display: args.display.or_else(|| std::env::var("DISPLAY").ok()).filter(|d| !d.is_empty()),
+        user: args.user,
+        unreadable: match args.unreadable {
+            Unreadable::Auto => crate::find::Unreadable::Auto,
+            Unreadable::Spare => crate::find::Unreadable::Spare,
+            Unreadable::Kill => crate::find::Unreadable::Kill,
+        },
+        spare: args.spare,
+    }
+}
+
+fn log_options(args: &OutputArgs) -> LogOptions {
+    let target = match args.log {
+        LogTarget::Stderr => crate::logging::LogTarget::Stderr,
+        LogTarget::Syslog => crate::logging::LogTarget::Syslog,
+        LogTarget::Auto => crate::logging::LogTarget::Auto,
+    };
+    LogOptions { verbose: args.verbose, quiet: args.quiet, target }
+}
+
 /// Inserts the default subcommand, so `xexit PROGRAM` and `xexit -d :0` mean `xexit watch ...`.
-pub fn with_default_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
+fn with_default_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
     let first = args.get(1).and_then(|arg| arg.to_str());
     let explicit = first.is_some_and(|arg| SUBCOMMANDS.contains(&arg) || TOP_LEVEL_FLAGS.contains(&arg));
     if !explicit {
@@ -180,63 +248,12 @@ pub fn with_default_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
-/// Parses a DURATION: seconds with optional fraction, and an optional suffix ms, s or m.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    let (number, scale) = if let Some(n) = trimmed.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = trimmed.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = trimmed.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (trimmed, 1.0)
-    };
-    let invalid = || format!("'{text}' is not a duration: use seconds, e.g. 3, 1.5, 250ms, 3s or 2m");
-    let value: f64 = number.trim().parse().map_err(|_| invalid())?;
-    if !value.is_finite() {
-        return Err(invalid());
-    }
-    if value < 0.0 {
-        return Err(format!("'{text}' is negative: a duration must be 0 or more"));
-    }
-    Duration::try_from_secs_f64(value * scale).map_err(|_| invalid())
-}
-
-/// A DURATION that must be more than zero (intervals and timeouts).
-pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
-    let duration = parse_duration(text)?;
-    if duration.is_zero() {
-        return Err(format!("'{text}' is zero: this duration must be more than 0"));
-    }
-    Ok(duration)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn args(line: &[&str]) -> Vec<OsString> {
         line.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn durations_accept_the_documented_forms() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-    }
-
-    #[test]
-    fn durations_reject_garbage_negative_and_zero_where_positive() {
-        for bad in ["", "s", "abc", "3h", "1e400", "nan", "inf", "5 sec"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
-        }
-        assert!(parse_duration("-1").unwrap_err().contains("negative"));
-        assert!(parse_positive_duration("0s").unwrap_err().contains("zero"));
-        assert!(parse_positive_duration("0.0").is_err());
     }
 
     #[test]
@@ -261,23 +278,21 @@ mod tests {
             "--interval",
         ])))
         .unwrap();
-        let Command::Watch(watch) = cli.command else { panic!("not watch") };
+        let CliCommand::Watch(watch) = cli.command else { panic!("not watch") };
         assert!(watch.foreground);
         assert_eq!(watch.program, args(&["/bin/echo", "-n", "--interval"]));
     }
 
     #[test]
-    fn grace_replaces_the_first_wait() {
-        let cli = Cli::try_parse_from(args(&["xexit", "end", "--grace", "1s", "--schedule", "INT/2/KILL/4"])).unwrap();
-        let Command::End(end) = cli.command else { panic!("not end") };
-        let schedule = end.effective_schedule();
-        assert_eq!(schedule.steps[0].wait, Duration::from_secs(1));
-        assert_eq!(schedule.steps[1].wait, Duration::from_secs(4));
+    fn grace_replaces_the_first_wait_of_the_schedule() {
+        let options = parse(args(&["xexit", "end", "--grace", "1s", "--schedule", "INT/2/KILL/4"])).unwrap();
+        let Some(Command::End(end)) = options else { panic!("not end") };
+        assert_eq!(end.schedule.steps[0].wait, Duration::from_secs(1));
+        assert_eq!(end.schedule.steps[1].wait, Duration::from_secs(4));
     }
 
     #[test]
     fn the_definition_is_consistent() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
+        command().debug_assert();
     }
 }

@@ -1,39 +1,53 @@
-//! The errors `main` reports, and the exit status each one gives.
+//! The one exit-status table, and the error `main` reports. A leaf: every module converts its
+//! own error into this one, choosing the row; this module uses none of them.
 
-use crate::{hooks, reap, session, watch};
+use std::fmt;
 
-/// The session was ended (or left alone) as asked.
-pub const EXIT_OK: u8 = 0;
-/// The session was ended, but not all of it: processes survived, PROGRAM failed, or an error
-/// came up while ending it.
-pub const EXIT_FAILED: u8 = 1;
-/// A usage or configuration error; nothing was run or signalled.
-pub const EXIT_USAGE: u8 = 2;
-/// The display could not be reached at start.
-pub const EXIT_UNREACHABLE: u8 = 3;
+/// xexit's exit statuses (the man page's EXIT STATUS section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The session was ended (seen empty), or left alone as asked.
+    Ok = 0,
+    /// The session was ended, but not all of it: processes survived, PROGRAM failed, or an
+    /// error came up while ending it.
+    Failed = 1,
+    /// A usage or configuration error; nothing was run or signalled.
+    Usage = 2,
+    /// The display could not be reached at start.
+    Unreachable = 3,
+}
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Session(#[from] session::Error),
-    #[error(transparent)]
-    Watch(#[from] watch::Error),
-    #[error(transparent)]
-    Reap(#[from] reap::Error),
-    #[error(transparent)]
-    Hooks(#[from] hooks::Error),
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// An error that ends xexit, with the exit status it gives.
+#[derive(Debug)]
+pub struct Error {
+    exit: Exit,
+    source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 impl Error {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Usage(_) => EXIT_USAGE,
-            Error::Session(e) if e.is_usage() => EXIT_USAGE,
-            Error::Reap(reap::Error::Session(e)) if e.is_usage() => EXIT_USAGE,
-            Error::Watch(e) => e.exit_code(),
-            _ => EXIT_FAILED,
-        }
+    pub fn new(exit: Exit, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        Error { exit, source: source.into() }
+    }
+
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.source, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.source()
     }
 }

@@ -10,19 +10,31 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
-use rustix::event::{PollFd, PollFlags};
-use rustix::process::{Pid, PidfdFlags};
+use rustix::process::Pid;
 
-use crate::cli::HookArgs;
-use crate::reap::{Leftover, has_exited};
-use crate::session::{ProcReader, stat_ids};
+use crate::error::Exit;
+use crate::proc::{self, ProcReader};
+use crate::process::{ProcessRef, Signal};
 use crate::watchdog::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read the hook directory {dir}: {source}")]
     ReadDir { dir: PathBuf, source: std::io::Error },
+}
+
+impl From<Error> for crate::error::Error {
+    fn from(error: Error) -> Self {
+        crate::error::Error::new(Exit::Failed, error)
+    }
+}
+
+/// `--hook-dir` and `--hook-timeout`.
+#[derive(Clone, Debug)]
+pub struct HookOptions {
+    pub dir: PathBuf,
+    /// How long one hook may run before its process group is stopped.
+    pub timeout: Duration,
 }
 
 /// After TERM, a timed-out hook's process group gets this long before KILL.
@@ -120,8 +132,8 @@ fn plan(path: &Path, name: &OsStr) -> Plan {
 }
 
 /// Runs the hooks in `--hook-dir` in byte order of their names; returns what they left running.
-pub fn run_all(args: &HookArgs, context: &Context, dry_run: bool) -> Result<Vec<Leftover>, Error> {
-    let dir = &args.hook_dir;
+pub fn run_all(options: &HookOptions, context: &Context, dry_run: bool) -> Result<Vec<ProcessRef>, Error> {
+    let dir = &options.dir;
     let meta = match std::fs::metadata(dir) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -162,7 +174,7 @@ pub fn run_all(args: &HookArgs, context: &Context, dry_run: bool) -> Result<Vec<
                     shell
                 };
                 command.envs(context.vars());
-                leftovers.extend(run_one(&shown, command, args.hook_timeout));
+                leftovers.extend(run_one(&shown, command, options.timeout));
             }
         }
     }
@@ -170,7 +182,7 @@ pub fn run_all(args: &HookArgs, context: &Context, dry_run: bool) -> Result<Vec<
 }
 
 /// Runs one hook in its own process group, logging its output, within `timeout`.
-fn run_one(name: &str, mut command: Command, timeout: Duration) -> Vec<Leftover> {
+fn run_one(name: &str, mut command: Command, timeout: Duration) -> Vec<ProcessRef> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let started = Instant::now();
     let mut child = match command.spawn() {
@@ -182,15 +194,18 @@ fn run_one(name: &str, mut command: Command, timeout: Duration) -> Vec<Leftover>
     };
     let pgid = child.id() as i32;
     let output_done = forward_output(name, &mut child);
-    let mut exited = wait_exit(&child, timeout);
-    if !exited {
+    // Held before it is reaped, so its PID, and with it the process group's ID, stays ours.
+    let hook = ProcessRef::open_verified(pgid, || true).ok().flatten();
+    let exited = |limit| hook.as_ref().is_none_or(|hook| hook.wait_exit(limit));
+    let mut done = exited(timeout);
+    if !done {
         log::warn!("hook {name} still running after {timeout:?} (--hook-timeout): TERM to its process group");
-        let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGTERM);
-        exited = wait_exit(&child, KILL_AFTER);
-        if !exited {
+        signal_group(pgid, Signal::TERM);
+        done = exited(KILL_AFTER);
+        if !done {
             log::warn!("hook {name}: KILL to its process group");
-            let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
-            exited = wait_exit(&child, KILL_AFTER);
+            signal_group(pgid, Signal::KILL);
+            done = exited(KILL_AFTER);
         }
     }
     // Looked for before the hook is reaped: its zombie keeps its PID, and so the process
@@ -201,7 +216,7 @@ fn run_one(name: &str, mut command: Command, timeout: Duration) -> Vec<Leftover>
         let _ = output_done.recv_timeout(OUTPUT_LINGER);
     }
     let elapsed = started.elapsed().as_millis();
-    if !exited {
+    if !done {
         // Stuck in the kernel (uninterruptible sleep): waiting would block the session's end.
         log::warn!("hook {name} does not die even of KILL; going on without it");
         return leftovers;
@@ -212,10 +227,16 @@ fn run_one(name: &str, mut command: Command, timeout: Duration) -> Vec<Leftover>
         Err(e) => log::warn!("hook {name}: cannot wait for it: {e}"),
     }
     if !leftovers.is_empty() {
-        let pids: Vec<String> = leftovers.iter().map(|l| l.pid.to_string()).collect();
+        let pids: Vec<String> = leftovers.iter().map(|l| l.pid().to_string()).collect();
         log::info!("hook {name} left {} running, ended with the session: {}", pids.len(), pids.join(" "));
     }
     leftovers
+}
+
+fn signal_group(pgid: i32, signal: Signal) {
+    if let Some(pgid) = Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pgid, signal);
+    }
 }
 
 /// Logs each line of the hook's stdout and stderr under its name; signals when each closes.
@@ -238,41 +259,21 @@ fn forward_output(name: &str, child: &mut Child) -> mpsc::Receiver<()> {
     done_rx
 }
 
-/// Waits up to `limit` for the child to exit, without reaping it (so its PID, and with it the
-/// process group ID, stays ours for killpg).
-fn wait_exit(child: &Child, limit: Duration) -> bool {
-    let Some(pid) = Pid::from_raw(child.id() as i32) else { return true };
-    let Ok(pidfd) = rustix::process::pidfd_open(pid, PidfdFlags::empty()) else { return true };
-    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-    let timeout = rustix::event::Timespec::try_from(limit).ok();
-    rustix::event::poll(&mut fds, timeout.as_ref()).unwrap_or(0) > 0
-}
-
-/// The live processes still in process group `pgid`, each held by a pidfd.
-fn group_members(pgid: i32) -> Vec<Leftover> {
+/// The live processes still in process group `pgid`, each held by a pidfd and checked again
+/// once held, so the PID cannot have changed hands unseen.
+fn group_members(pgid: i32) -> Vec<ProcessRef> {
     let Ok(mut reader) = ProcReader::new() else { return Vec::new() };
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    let pids: Vec<i32> = entries.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    let Ok(pids) = proc::list_pids() else { return Vec::new() };
+    let mut in_group = |pid| reader.stat_ids(pid).is_some_and(|ids| ids.pgrp == pgid);
     let mut members = Vec::new();
     for pid in pids {
-        if process_group(&mut reader, pid) != Some(pgid) {
-            continue;
-        }
-        let Some(pidfd) = Pid::from_raw(pid).and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
-        else {
-            continue;
-        };
-        // Checked again with the pidfd held, so the PID cannot have changed hands unseen.
-        if process_group(&mut reader, pid) == Some(pgid) && !has_exited(&pidfd) {
-            members.push(Leftover { pid, pidfd });
+        if in_group(pid)
+            && let Ok(Some(member)) = ProcessRef::open_verified(pid, || in_group(pid))
+        {
+            members.push(member);
         }
     }
     members
-}
-
-/// The process group of a live (non-zombie) process.
-fn process_group(reader: &mut ProcReader, pid: i32) -> Option<i32> {
-    stat_ids(reader, pid).map(|ids| ids.pgrp)
 }
 
 #[cfg(test)]

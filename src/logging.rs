@@ -12,7 +12,24 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use crate::cli::{LogTarget, OutputArgs};
+/// `-v`, `-q` and `--log`.
+#[derive(Clone, Copy, Debug)]
+pub struct LogOptions {
+    /// How many `-v`: each logs one level more.
+    pub verbose: u8,
+    /// Only warnings and errors.
+    pub quiet: bool,
+    pub target: LogTarget,
+}
+
+/// Where log lines go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    Stderr,
+    Syslog,
+    /// stderr in the foreground, syslog when detached.
+    Auto,
+}
 
 const SYSLOG_SOCKET: &str = "/dev/log";
 /// LOG_USER: xexit runs as a user's program, not a system daemon.
@@ -79,7 +96,7 @@ impl Dispatch {
 }
 
 /// The level for `-v`/`-q`, starting from `base` (info for watch and end, warn for list).
-pub fn level(output: &OutputArgs, base: LevelFilter) -> LevelFilter {
+fn level(output: &LogOptions, base: LevelFilter) -> LevelFilter {
     if output.quiet {
         return LevelFilter::Warn;
     }
@@ -90,9 +107,9 @@ pub fn level(output: &OutputArgs, base: LevelFilter) -> LevelFilter {
 
 /// Installs the logger. `will_detach`: a watcher going into the background, which under
 /// `--log auto` logs to syslog from the start.
-pub fn init(output: &OutputArgs, base: LevelFilter, will_detach: bool) {
+pub fn init(output: &LogOptions, base: LevelFilter, will_detach: bool) {
     let level = level(output, base);
-    let route = match output.log {
+    let route = match output.target {
         LogTarget::Stderr => TO_STDERR,
         LogTarget::Syslog => TO_SYSLOG,
         LogTarget::Auto if will_detach => TO_SYSLOG_WARN_STDERR,

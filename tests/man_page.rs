@@ -1,12 +1,11 @@
 //! The man page, kept beside the clap definitions, documents every option and the sections
 //! an administrator looks for, and renders without warnings.
-use clap::CommandFactory;
 
 const MAN_PAGE: &str = include_str!("../doc/xexit.1");
 
 #[test]
 fn every_option_is_in_the_man_page() {
-    let command = xexit::cli::Cli::command();
+    let command = xexit::command();
     let mut missing = Vec::new();
     for sub in command.get_subcommands() {
         for arg in sub.get_arguments() {

@@ -1,0 +1,278 @@
+//! The subcommands on plain options: watch (then hooks and end, or PROGRAM), list and end.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use log::LevelFilter;
+
+use crate::display::{self, Ended};
+use crate::end::{self, Schedule};
+use crate::error::{Error, Exit};
+use crate::find::{self, Detail, Session, SessionOptions, Sweep};
+use crate::hooks::{self, HookOptions};
+use crate::logging::{self, LogOptions};
+use crate::proc::ProcReader;
+use crate::watchdog::Reason;
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Watch(WatchOptions),
+    List(ListOptions),
+    End(EndOptions),
+}
+
+#[derive(Debug)]
+pub struct WatchOptions {
+    /// Ping the display this often.
+    pub interval: Duration,
+    /// A ping unanswered for this long means the display is lost.
+    pub timeout: Duration,
+    pub foreground: bool,
+    /// What is done on loss without PROGRAM.
+    pub end: EndOptions,
+    /// Run this on loss instead (the classic xexit's interface); empty for none.
+    pub program: Vec<OsString>,
+}
+
+#[derive(Debug)]
+pub struct ListOptions {
+    pub session: SessionOptions,
+    pub log: LogOptions,
+}
+
+#[derive(Debug)]
+pub struct EndOptions {
+    pub session: SessionOptions,
+    /// With `--grace` applied.
+    pub schedule: Schedule,
+    /// `None` for `--no-hooks`.
+    pub hooks: Option<HookOptions>,
+    pub dry_run: bool,
+    pub log: LogOptions,
+}
+
+pub fn run(command: Command) -> Result<Exit, Error> {
+    match command {
+        Command::Watch(options) => watch(options),
+        Command::List(options) => list(&options),
+        Command::End(options) => {
+            logging::init(&options.log, LevelFilter::Info, false);
+            let session = Session::resolve(&options.session)?;
+            let display = options.session.display.clone();
+            end_session(&session, &options, Reason::Manual, display)
+        }
+    }
+}
+
+/// `xexit list`: one line per process of the session, like `pgrep -a` with the user added.
+fn list(options: &ListOptions) -> Result<Exit, Error> {
+    logging::init(&options.log, LevelFilter::Warn, false);
+    let session = Session::resolve(&options.session)?;
+    let mut sweep = SessionTargets::new(&session)?.sweep(Detail::Commands)?;
+    sweep.members.sort_by_key(|m| m.pid);
+    let mut names: HashMap<u32, String> = HashMap::new();
+    let mut out = String::new();
+    for member in &sweep.members {
+        let user = names.entry(member.uid).or_insert_with(|| find::user_name_of(member.uid));
+        let command = member.command.as_deref().unwrap_or_default();
+        out.push_str(&format!("{} {user} {command}{}\n", member.pid, member.verdict.mark()));
+    }
+    print!("{out}");
+    Ok(if sweep.targets().next().is_some() { Exit::Ok } else { Exit::Failed })
+}
+
+/// What `xexit end` does, and watch on loss without PROGRAM: hooks, then the signal rounds.
+fn end_session(
+    session: &Session,
+    options: &EndOptions,
+    reason: Reason,
+    display: Option<String>,
+) -> Result<Exit, Error> {
+    let mut targets = SessionTargets::new(session)?;
+    let pids: Vec<i32> = targets.sweep(Detail::Plain)?.targets().map(|m| m.pid).collect();
+    log::info!("ending session {} of {} ({reason}): {} processes", session.scope, session.user_label(), pids.len());
+    let context =
+        hooks::Context { reason, display, session: session.scope.to_string(), user: session.user_name.clone(), pids };
+    let leftovers = match &options.hooks {
+        Some(hooks) => hooks::run_all(hooks, &context, options.dry_run)?,
+        None => Vec::new(),
+    };
+    if options.dry_run {
+        targets.dry_run = true;
+        let mut pids = end::Targets::look(&mut targets)?;
+        pids.extend(leftovers.iter().map(|l| l.pid()));
+        end::dry_run(&options.schedule, &pids);
+        return Ok(Exit::Ok);
+    }
+    let report = end::end(&mut targets, &options.schedule, leftovers)?;
+    Ok(if report.survivors.is_empty() { Exit::Ok } else { Exit::Failed })
+}
+
+/// The session as the signal rounds see it: each look is a sweep, and what it decides
+/// about spared and unreadable processes is logged once per process.
+struct SessionTargets<'a> {
+    session: &'a Session,
+    reader: ProcReader,
+    last: Sweep,
+    announced: HashSet<i32>,
+    dry_run: bool,
+}
+
+impl<'a> SessionTargets<'a> {
+    fn new(session: &'a Session) -> Result<Self, find::Error> {
+        let reader = ProcReader::new().map_err(find::Error::Proc)?;
+        Ok(SessionTargets { session, reader, last: Sweep::default(), announced: HashSet::new(), dry_run: false })
+    }
+
+    fn sweep(&mut self, detail: Detail) -> Result<Sweep, find::Error> {
+        self.session.sweep(&mut self.reader, detail)
+    }
+
+    /// Logs, once per process, each one spared and each one ended although its environment
+    /// could not be read, with the reason.
+    fn announce(&mut self, sweep: &Sweep) {
+        for member in &sweep.members {
+            let Some(why) = member.verdict.notable_reason() else { continue };
+            if self.announced.insert(member.pid) {
+                let verb = match (self.dry_run, member.verdict.is_target()) {
+                    (false, true) => "ending",
+                    (false, false) => "sparing",
+                    (true, true) => "dry run: would end",
+                    (true, false) => "dry run: would spare",
+                };
+                log::info!("{verb} {member}: {why}");
+            }
+        }
+    }
+}
+
+impl end::Targets for SessionTargets<'_> {
+    type Error = find::Error;
+
+    fn look(&mut self) -> Result<Vec<i32>, find::Error> {
+        let sweep = self.sweep(Detail::Plain)?;
+        self.announce(&sweep);
+        self.last = sweep;
+        Ok(self.last.targets().map(|m| m.pid).collect())
+    }
+
+    fn confirm(&mut self, pid: i32) -> bool {
+        self.session.confirm(pid, &mut self.reader)
+    }
+
+    fn kill_all(&mut self, deadline: Instant) -> bool {
+        self.session.kill_all(&self.last, deadline)
+    }
+
+    fn describe(&mut self, pid: i32) -> String {
+        let name = self.last.members.iter().find(|m| m.pid == pid).map(|m| m.name.clone()).unwrap_or_default();
+        let state = self.reader.state(pid);
+        format!("{pid} {state} {}", self.reader.command_line(pid, &name))
+    }
+}
+
+/// `xexit watch`: connect, detach, watch; on loss run PROGRAM or end the session.
+fn watch(options: WatchOptions) -> Result<Exit, Error> {
+    logging::init(&options.end.log, LevelFilter::Info, !options.foreground);
+    let display = options.end.session.display.clone().ok_or(display::Error::NoDisplay)?;
+    // Checked before detaching, so a bad selector is reported to the caller; with a PROGRAM
+    // the session only names XEXIT_SESSION, so a selector that does not resolve is no error.
+    let session = match Session::resolve(&options.end.session) {
+        Ok(session) => Some(session),
+        Err(e) if options.program.is_empty() => return Err(e.into()),
+        Err(e) => {
+            log::debug!("no session for XEXIT_SESSION: {e}");
+            None
+        }
+    };
+    let program = absolute_program(options.program);
+    let signals = crate::daemon::catch_signals()?;
+    let connection = display::connect(&display, options.timeout)?;
+    connection.tune_tcp(options.interval, options.timeout);
+    if !options.foreground {
+        crate::daemon::detach(logging::keeps_stderr())?;
+        logging::detached();
+    }
+    log::info!(
+        "started: display {display}, interval {:?}, timeout {:?}, session {}",
+        options.interval,
+        options.timeout,
+        session.as_ref().map_or_else(|| "unresolved".to_string(), |s| s.scope.to_string())
+    );
+    match connection.watch(signals, options.interval, options.timeout) {
+        Ended::Quit { why } => {
+            log::info!("quit: {why}; the session is left as it is");
+            Ok(Exit::Ok)
+        }
+        Ended::Lost { reason, silent_for } => {
+            log::info!("lost display {display} ({reason}), {} ms since the last answered ping", silent_for.as_millis());
+            let code = match (&session, program.is_empty()) {
+                (Some(session), true) => end_session(session, &options.end, reason, Some(display)),
+                _ => run_program(&program, session.as_ref(), reason, &display, options.end.dry_run),
+            };
+            log::info!("quit");
+            code
+        }
+    }
+}
+
+/// A relative PROGRAM path is made absolute before detaching moves to `/`.
+fn absolute_program(mut program: Vec<OsString>) -> Vec<OsString> {
+    if let Some(first) = program.first_mut() {
+        let path = PathBuf::from(&*first);
+        if path.is_relative()
+            && path.components().count() > 1
+            && let Ok(cwd) = std::env::current_dir()
+        {
+            *first = cwd.join(path).into_os_string();
+        }
+    }
+    program
+}
+
+/// The classic xexit's interface: run PROGRAM with ARGs and the XEXIT_* environment.
+fn run_program(
+    program: &[OsString],
+    session: Option<&Session>,
+    reason: Reason,
+    display: &str,
+    dry_run: bool,
+) -> Result<Exit, Error> {
+    let shown = program.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+    if dry_run {
+        log::info!("dry run: would run {shown}");
+        return Ok(Exit::Ok);
+    }
+    let pids = session.map(|s| SessionTargets::new(s).and_then(|mut t| t.sweep(Detail::Plain)));
+    let pids = match pids.transpose() {
+        Ok(sweep) => sweep.map(|s| s.targets().map(|m| m.pid).collect()).unwrap_or_default(),
+        Err(e) => {
+            log::warn!("XEXIT_PIDS left empty: {e}");
+            Vec::new()
+        }
+    };
+    let context = hooks::Context {
+        reason,
+        display: Some(display.to_string()),
+        session: session.map(|s| s.scope.to_string()).unwrap_or_default(),
+        user: session
+            .map(|s| s.user_name.clone())
+            .unwrap_or_else(|| find::user_name_of(rustix::process::getuid().as_raw())),
+        pids,
+    };
+    log::info!("running {shown}");
+    match std::process::Command::new(&program[0]).args(&program[1..]).envs(context.vars()).status() {
+        Ok(status) if status.success() => Ok(Exit::Ok),
+        Ok(status) => {
+            log::warn!("{shown} failed: {status}");
+            Ok(Exit::Failed)
+        }
+        Err(e) => {
+            log::error!("cannot run {shown}: {e}");
+            Ok(Exit::Failed)
+        }
+    }
+}

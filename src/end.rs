@@ -1,0 +1,245 @@
+//! Ending the session: the rounds of the schedule over processes held by pidfd, looking
+//! again for new ones while each round waits, until none is left or the schedule runs out.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use crate::duration::parse_duration;
+use crate::process::{ProcessRef, Signal, needs_cont, parse_signal, signal_name, wait_any};
+
+/// How often the session is looked at again for new processes while a round waits.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
+
+/// One signal and how long to wait after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub signal: Signal,
+    pub wait: Duration,
+}
+
+/// `--schedule`: SIGNAL/SECONDS pairs, as start-stop-daemon's --retry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    pub steps: Vec<Step>,
+}
+
+impl Schedule {
+    /// The schedule with `--grace` as its first wait.
+    pub fn with_grace(mut self, grace: Option<Duration>) -> Schedule {
+        if let (Some(grace), Some(first)) = (grace, self.steps.first_mut()) {
+            first.wait = grace;
+        }
+        self
+    }
+}
+
+impl FromStr for Schedule {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = text.split('/').collect();
+        if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.trim().is_empty()) {
+            return Err(format!("'{text}' is not a schedule: give SIGNAL/SECONDS pairs, e.g. TERM/3/KILL/5"));
+        }
+        let steps = parts
+            .chunks(2)
+            .map(|pair| {
+                let signal = parse_signal(pair[0])?;
+                let wait = parse_duration(pair[1]).map_err(|e| format!("in schedule '{text}': {e}"))?;
+                Ok(Step { signal, wait })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Schedule { steps })
+    }
+}
+
+/// How the rounds see the session: `end` never looks for processes itself.
+pub trait Targets {
+    type Error;
+    /// The PIDs of the session's processes to signal, as they are now.
+    fn look(&mut self) -> Result<Vec<i32>, Self::Error>;
+    /// Whether `pid` is still a target, right before its signal; its pidfd is already open.
+    fn confirm(&mut self, pid: i32) -> bool;
+    /// KILL to every target of the last look at once where that is safe (cgroup.kill), then
+    /// waits for them until `deadline`; whether it was used.
+    fn kill_all(&mut self, deadline: Instant) -> bool;
+    /// A survivor as the report names it: PID, state and command line.
+    fn describe(&mut self, pid: i32) -> String;
+}
+
+/// What a run of the schedule came to.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// PID, state and command line of each process still there at the end.
+    pub survivors: Vec<String>,
+}
+
+/// Runs the schedule against `targets`; `leftovers` (what the hooks left running, outside
+/// the session's scope) are signalled with them.
+pub fn end<T: Targets>(targets: &mut T, schedule: &Schedule, leftovers: Vec<ProcessRef>) -> Result<Report, T::Error> {
+    Rounds { targets, alive: Vec::new(), leftovers, ever_signalled: HashSet::new() }.run(schedule)
+}
+
+/// Logs what the schedule would do to `pids`, and does nothing.
+pub fn dry_run(schedule: &Schedule, pids: &[i32]) {
+    let shown: Vec<String> = pids.iter().map(i32::to_string).collect();
+    for step in &schedule.steps {
+        let cont = if needs_cont(step.signal) { " and CONT" } else { "" };
+        log::info!(
+            "dry run: would send {}{cont} to {} processes [{}], then wait up to {:?}",
+            signal_name(step.signal),
+            pids.len(),
+            shown.join(" "),
+            step.wait
+        );
+    }
+}
+
+struct Rounds<'a, T> {
+    targets: &'a mut T,
+    /// Signalled processes whose end has not been seen yet.
+    alive: Vec<ProcessRef>,
+    leftovers: Vec<ProcessRef>,
+    ever_signalled: HashSet<i32>,
+}
+
+impl<T: Targets> Rounds<'_, T> {
+    fn run(&mut self, schedule: &Schedule) -> Result<Report, T::Error> {
+        let started = Instant::now();
+        for (index, step) in schedule.steps.iter().enumerate() {
+            let is_last = index + 1 == schedule.steps.len();
+            let deadline = Instant::now() + step.wait;
+            let mut signalled_this_round = HashSet::new();
+            let mut count = 0;
+            let mut killed_all = false;
+            loop {
+                let pids = self.targets.look()?;
+                self.leftovers.retain(|l| !l.has_exited());
+                if pids.is_empty() && self.leftovers.is_empty() {
+                    log_round(step, count, started);
+                    log::info!(
+                        "session empty {} ms after the first signal ({} processes signalled)",
+                        started.elapsed().as_millis(),
+                        self.ever_signalled.len()
+                    );
+                    return Ok(Report::default());
+                }
+                if is_last && step.signal == Signal::KILL && !killed_all && self.targets.kill_all(deadline) {
+                    killed_all = true;
+                    count += pids.len();
+                    self.ever_signalled.extend(pids);
+                    continue;
+                }
+                count += self.signal_new(&pids, step.signal, &mut signalled_this_round);
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                self.wait_for_exits(deadline.min(now + LOOK_EVERY));
+            }
+            log_round(step, count, started);
+        }
+        let mut survivors: Vec<String> =
+            self.targets.look()?.into_iter().map(|pid| self.targets.describe(pid)).collect();
+        survivors.extend(self.leftovers.iter().map(|l| format!("{} (left by a hook)", l.pid())));
+        for survivor in &survivors {
+            log::warn!("survived: {survivor}");
+        }
+        Ok(Report { survivors })
+    }
+
+    /// Signals those of `pids` not yet signalled this round, each held and confirmed first so
+    /// that whatever the PID names later, the signal goes to the process checked, or nowhere.
+    /// Returns how many it reached.
+    fn signal_new(&mut self, pids: &[i32], signal: Signal, done: &mut HashSet<i32>) -> usize {
+        let mut reached = 0;
+        for &pid in pids {
+            if !done.insert(pid) {
+                continue;
+            }
+            let targets = &mut *self.targets;
+            match ProcessRef::open_verified(pid, || targets.confirm(pid)) {
+                Ok(Some(process)) if process.signal(signal) => {
+                    reached += 1;
+                    self.ever_signalled.insert(pid);
+                    self.alive.push(process);
+                }
+                Ok(_) => {}
+                Err(e) => log::warn!("cannot hold process {pid} to signal it: {e}"),
+            }
+        }
+        for leftover in &self.leftovers {
+            if done.insert(leftover.pid()) && leftover.signal(signal) {
+                reached += 1;
+                self.ever_signalled.insert(leftover.pid());
+            }
+        }
+        reached
+    }
+
+    /// Waits until every signalled process has exited or `until` comes.
+    fn wait_for_exits(&mut self, until: Instant) {
+        if self.alive.is_empty() {
+            std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            return;
+        }
+        while !self.alive.is_empty() {
+            let exited = wait_any(&self.alive, until);
+            if exited.is_empty() {
+                return;
+            }
+            let mut index = 0;
+            self.alive.retain(|_| {
+                index += 1;
+                !exited.contains(&(index - 1))
+            });
+        }
+    }
+}
+
+fn log_round(step: &Step, count: usize, started: Instant) {
+    let cont = if needs_cont(step.signal) { "+CONT" } else { "" };
+    log::info!(
+        "round {}{cont}: {count} processes signalled, {} ms since the first signal",
+        signal_name(step.signal),
+        started.elapsed().as_millis()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_parse_like_start_stop_daemon() {
+        let schedule: Schedule = "TERM/3/KILL/5".parse().unwrap();
+        assert_eq!(
+            schedule.steps,
+            vec![
+                Step { signal: Signal::TERM, wait: Duration::from_secs(3) },
+                Step { signal: Signal::KILL, wait: Duration::from_secs(5) },
+            ]
+        );
+        let schedule: Schedule = "sighup/250ms/15/1.5/9/2".parse().unwrap();
+        let signals: Vec<Signal> = schedule.steps.iter().map(|s| s.signal).collect();
+        assert_eq!(signals, [Signal::HUP, Signal::TERM, Signal::KILL]);
+        assert_eq!(schedule.steps[1].wait, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn malformed_schedules_and_unknown_signals_are_refused() {
+        for bad in ["", "TERM", "TERM/3/KILL", "TERM//KILL/5", "/3", "TERM/x"] {
+            assert!(bad.parse::<Schedule>().is_err(), "{bad:?} was accepted");
+        }
+        assert!("BOGUS/3".parse::<Schedule>().unwrap_err().contains("unknown signal 'BOGUS'"));
+    }
+
+    #[test]
+    fn grace_replaces_the_first_wait() {
+        let schedule: Schedule = "INT/2/KILL/4".parse().unwrap();
+        let schedule = schedule.with_grace(Some(Duration::from_secs(1)));
+        assert_eq!(schedule.steps[0].wait, Duration::from_secs(1));
+        assert_eq!(schedule.steps[1].wait, Duration::from_secs(4));
+    }
+}

@@ -1,0 +1,101 @@
+//! What a sweep finds: each process of the session and what is to be done with it.
+
+use std::fmt;
+
+/// Why a process of the session is, or is not, to be signalled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Target,
+    /// Matched by `--spare`.
+    Spared(String),
+    /// Its environment could not be read; decided once the whole sweep is known.
+    Unreadable,
+    /// Its environment could not be read, and it is ended: why.
+    UnreadableTarget(String),
+    /// Its environment could not be read, and it is left: why.
+    UnreadableSpared(String),
+}
+
+impl Verdict {
+    pub fn is_target(&self) -> bool {
+        matches!(self, Verdict::Target | Verdict::UnreadableTarget(_))
+    }
+
+    /// How `list` marks it; empty for plain targets.
+    pub fn mark(&self) -> String {
+        match self {
+            Verdict::Target => String::new(),
+            Verdict::Spared(name) => format!(" [spared: --spare {name}]"),
+            Verdict::Unreadable | Verdict::UnreadableTarget(_) => " [environment unreadable: ended]".into(),
+            Verdict::UnreadableSpared(_) => " [environment unreadable: spared]".into(),
+        }
+    }
+
+    /// Why a process is spared, or ended although its environment is unreadable; None for a
+    /// plain target.
+    pub fn notable_reason(&self) -> Option<String> {
+        match self {
+            Verdict::Spared(name) => Some(format!("--spare {name}")),
+            Verdict::UnreadableTarget(why) | Verdict::UnreadableSpared(why) => {
+                Some(format!("environment unreadable, {why}"))
+            }
+            Verdict::Target | Verdict::Unreadable => None,
+        }
+    }
+}
+
+/// One process of the session.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub pid: i32,
+    pub uid: u32,
+    pub name: String,
+    pub verdict: Verdict,
+    /// The command line, when the sweep was asked for it (`Detail::Commands`).
+    pub command: Option<String>,
+}
+
+impl fmt::Display for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() { write!(f, "{}", self.pid) } else { write!(f, "{} ({})", self.pid, self.name) }
+    }
+}
+
+/// How much a sweep finds out about each member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Enough to decide: a tagged process's owner may come from its environ file's owner.
+    Plain,
+    /// As Plain, and the command line, for `list`.
+    Commands,
+    /// Every check from /proc/PID/status (real and effective uid), right before a signal.
+    Confirm,
+}
+
+/// One pass over the session's processes.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    pub members: Vec<Member>,
+    /// Something in the scope is not a target (another user, spared, xexit itself), so
+    /// cgroup.kill would hit more than the session.
+    pub scope_has_others: bool,
+}
+
+impl Sweep {
+    pub fn targets(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.verdict.is_target())
+    }
+}
+
+/// What one process is to the session.
+pub enum Examined {
+    Member(Member),
+    /// In the scope, but not to be touched: another user, root, PID 1, xexit itself.
+    Foreign,
+    /// Not in the scope at all.
+    Outside,
+    /// Has the tag with another value: maybe the user's other session.
+    OtherTag,
+    /// Its environment was read and has no tag.
+    Untagged,
+}

@@ -1,0 +1,290 @@
+//! Which processes make up the session: the scope it resolves to, and the decision per
+//! process (a member to end, one to spare, or none of the session's business).
+
+mod cgroup;
+mod member;
+mod selector;
+mod unreadable;
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+use std::time::Instant;
+
+use self::member::Examined;
+pub use self::member::{Detail, Member, Sweep, Verdict};
+pub use self::selector::{Scope, Selector};
+pub use self::unreadable::Policy as Unreadable;
+use self::unreadable::{Kin, Rule};
+use crate::error::Exit;
+use crate::proc::{self, ProcReader, ReadError};
+use crate::process::is_self;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Selector(#[from] selector::Error),
+    #[error("--user {0}: no such user")]
+    UnknownUser(String),
+    #[error("--user {0}: only root may name another user than itself")]
+    NotRoot(String),
+    #[error("running as root, --session {0} needs --user USER: root's own processes are never ended this way")]
+    RootNeedsUser(Selector),
+    #[error("--user {0}: uid 0 is never a target of the env, display or user selectors")]
+    RootTarget(String),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("cannot open /proc: {0}")]
+    Proc(io::Error),
+}
+
+impl From<Error> for crate::error::Error {
+    /// Everything but a failed read is a problem with the options or the setup.
+    fn from(error: Error) -> Self {
+        let exit = match &error {
+            Error::Read(_) | Error::Proc(_) | Error::Selector(selector::Error::Read(_)) => Exit::Failed,
+            _ => Exit::Usage,
+        };
+        crate::error::Error::new(exit, error)
+    }
+}
+
+/// `--session`, `--user`, `--display`, `--unreadable` and `--spare`, as given.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    pub selector: Selector,
+    /// `--display`, or DISPLAY where it is not given.
+    pub display: Option<String>,
+    pub user: Option<String>,
+    pub unreadable: Unreadable,
+    pub spare: Vec<String>,
+}
+
+/// The session: its scope, its user, and what is never touched.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub scope: Scope,
+    /// The target user; `None` only for root with cgroup:PATH and no --user.
+    pub uid: Option<u32>,
+    /// The user's name, for XEXIT_USER (empty when any user).
+    pub user_name: String,
+    rule: Rule,
+    spare: Vec<String>,
+}
+
+/// What reading the tag from a process's environment tells.
+enum Tag {
+    /// The tag matches; `owner` is the environ file's (see `proc::owner`).
+    Same {
+        owner: Option<u32>,
+    },
+    Other,
+    Absent,
+    Unreadable,
+    Gone,
+}
+
+impl Session {
+    /// Resolves the options into a session, or says what to fix.
+    pub fn resolve(options: &SessionOptions) -> Result<Session, Error> {
+        let is_root = rustix::process::geteuid().is_root();
+        let user = options.user.as_deref().map(lookup_user).transpose()?;
+        if let Some((uid, name)) = &user
+            && !is_root
+            && *uid != rustix::process::getuid().as_raw()
+        {
+            return Err(Error::NotRoot(name.clone()));
+        }
+        let scope = selector::resolve_scope(&options.selector, options.display.as_deref())?;
+        let (uid, user_name) = match (is_root, user) {
+            (false, _) => {
+                let uid = rustix::process::getuid().as_raw();
+                (Some(uid), user_name_of(uid))
+            }
+            (true, Some((uid, name))) => (Some(uid), name),
+            (true, None) if matches!(options.selector, Selector::CgroupPath(_)) => (None, String::new()),
+            (true, None) => return Err(Error::RootNeedsUser(options.selector.clone())),
+        };
+        if uid == Some(0) && !matches!(scope, Scope::Cgroup(_)) {
+            return Err(Error::RootTarget(options.user.clone().unwrap_or_else(|| "root".into())));
+        }
+        let rule = Rule { policy: options.unreadable, uid, audit_session: proc::audit_session("self") };
+        let session = Session { scope, uid, user_name, rule, spare: options.spare.clone() };
+        log::debug!("session {} of {}", session.scope, session.user_label());
+        Ok(session)
+    }
+
+    pub fn user_label(&self) -> String {
+        match self.uid {
+            Some(uid) => format!("{} (uid {uid})", self.user_name),
+            None => "any user".to_string(),
+        }
+    }
+
+    /// One full pass: every process of the session, with what is to be done with each.
+    pub fn sweep(&self, reader: &mut ProcReader, detail: Detail) -> Result<Sweep, Error> {
+        let examine = |pid, reader: &mut ProcReader| self.examine(pid, reader, detail);
+        let examined = match &self.scope {
+            Scope::Cgroup(cgroup) => cgroup.pids()?.into_iter().map(|pid| (pid, examine(pid, reader))).collect(),
+            _ => {
+                let pids = proc::list_pids().map_err(|e| ReadError::new("/proc", e))?;
+                proc::scan(pids, reader, examine)
+            }
+        };
+        let mut sweep = Sweep::default();
+        let mut other_tags = Vec::new();
+        let undecided =
+            examined.iter().any(|(_, e)| matches!(e, Examined::Member(m) if m.verdict == Verdict::Unreadable));
+        let mut kinds = HashMap::new();
+        for (pid, examined) in examined {
+            if undecided {
+                kinds.insert(pid, Kin::of(&examined));
+            }
+            match examined {
+                Examined::Member(m) => sweep.members.push(m),
+                Examined::Foreign => sweep.scope_has_others = true,
+                Examined::OtherTag => other_tags.push(pid),
+                Examined::Untagged | Examined::Outside => {}
+            }
+        }
+        if undecided {
+            self.rule.decide(&mut sweep.members, &other_tags, &kinds, reader);
+        }
+        sweep.scope_has_others |= sweep.members.iter().any(|m| !m.verdict.is_target());
+        Ok(sweep)
+    }
+
+    /// Re-checks one process right before it is signalled (its pidfd already open): still in
+    /// the session, still the user's, not spared. An unreadable one was decided by the sweep.
+    pub fn confirm(&self, pid: i32, reader: &mut ProcReader) -> bool {
+        match self.examine(pid, reader, Detail::Confirm) {
+            Examined::Member(m) => matches!(m.verdict, Verdict::Target | Verdict::Unreadable),
+            _ => false,
+        }
+    }
+
+    /// KILL to the whole session at once through its cgroup's cgroup.kill, when the cgroup
+    /// holds nothing but the session's targets (`sweep` says so); whether it was used.
+    pub fn kill_all(&self, sweep: &Sweep, deadline: Instant) -> bool {
+        let Scope::Cgroup(cgroup) = &self.scope else { return false };
+        !sweep.scope_has_others && cgroup.kill_all(deadline)
+    }
+
+    /// Whether `pid` belongs to the session, and if so what is to be done with it.
+    fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
+        let mut unreadable = false;
+        match &self.scope {
+            Scope::Env { .. } | Scope::Display { .. } => match self.read_tag(reader, pid) {
+                Tag::Same { owner } if detail != Detail::Confirm => {
+                    if let Some(member) = self.tagged_member(pid, owner, reader, detail) {
+                        return member;
+                    }
+                }
+                Tag::Same { .. } => {}
+                Tag::Unreadable => unreadable = true,
+                Tag::Other => return Examined::OtherTag,
+                Tag::Absent => return Examined::Untagged,
+                Tag::Gone => return Examined::Outside,
+            },
+            Scope::Cgroup(cgroup) => {
+                let inside = reader
+                    .read_string(pid, "cgroup")
+                    .ok()
+                    .and_then(|text| cgroup.path_in(&text))
+                    .is_some_and(|path| cgroup.holds(&path));
+                if !inside {
+                    return Examined::Outside;
+                }
+            }
+            Scope::User => {}
+        }
+        let Some(status) = reader.status(pid) else {
+            return Examined::Outside;
+        };
+        if status.kernel_thread || status.is_zombie() {
+            return Examined::Outside;
+        }
+        let users_own = status.is_owned_by(self.uid);
+        let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
+        if is_self(pid) || pid == 1 || !users_own || root_protected {
+            return Examined::Foreign;
+        }
+        let verdict = match self.spared_as(pid, &status.name) {
+            Some(name) => Verdict::Spared(name),
+            None if unreadable => Verdict::Unreadable,
+            None => Verdict::Target,
+        };
+        let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
+        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
+    }
+
+    /// A tagged process whose environ file the user owns is the user's, dumpable, and so
+    /// neither a kernel thread nor a zombie (those have no environment): no status read is
+    /// needed. Anything else takes the full path.
+    fn tagged_member(&self, pid: i32, owner: Option<u32>, reader: &mut ProcReader, detail: Detail) -> Option<Examined> {
+        let owner = owner?;
+        if self.uid != Some(owner) || owner == 0 || is_self(pid) || pid == 1 {
+            return None;
+        }
+        let name = if self.spare.is_empty() {
+            String::new()
+        } else {
+            reader.read_string(pid, "comm").ok()?.trim_end().to_string()
+        };
+        let verdict = self.spared_as(pid, &name).map_or(Verdict::Target, Verdict::Spared);
+        let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &name));
+        Some(Examined::Member(Member { pid, uid: owner, name, verdict, command }))
+    }
+
+    /// The `--spare` NAME that matches the process's name, executable path, or its file name.
+    fn spared_as(&self, pid: i32, name: &str) -> Option<String> {
+        if self.spare.is_empty() {
+            return None;
+        }
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        let exe_name = exe.as_deref().and_then(Path::file_name);
+        self.spare
+            .iter()
+            .find(|spare| {
+                spare.as_str() == name
+                    || exe.as_deref() == Some(Path::new(spare.as_str()))
+                    || exe_name.is_some_and(|n| n == spare.as_str())
+            })
+            .cloned()
+    }
+
+    fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {
+        let Some(name) = self.scope.tag_name() else { return Tag::Absent };
+        let tag = |environ: &[u8], file: BorrowedFd<'_>| match proc::env_value(environ, name) {
+            Some(found) if self.scope.tag_matches(found) => Tag::Same { owner: proc::owner(file) },
+            Some(_) => Tag::Other,
+            None => Tag::Absent,
+        };
+        match reader.read_then(pid, "environ", tag) {
+            Ok(tag) => tag,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Unreadable,
+            Err(_) => Tag::Gone,
+        }
+    }
+}
+
+/// `--user NAME|UID`: a name must exist; a number is taken as it is.
+fn lookup_user(user: &str) -> Result<(u32, String), Error> {
+    if let Ok(uid) = user.parse::<u32>() {
+        return Ok((uid, user_name_of(uid)));
+    }
+    match nix::unistd::User::from_name(user) {
+        Ok(Some(found)) => Ok((found.uid.as_raw(), found.name)),
+        _ => Err(Error::UnknownUser(user.to_string())),
+    }
+}
+
+/// The user's name, or the uid as text where the user database has none.
+pub fn user_name_of(uid: u32) -> String {
+    match nix::unistd::User::from_uid(uid.into()) {
+        Ok(Some(user)) => user.name,
+        _ => uid.to_string(),
+    }
+}

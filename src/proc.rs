@@ -1,0 +1,342 @@
+//! Reading /proc: one listing, one reader with a bounded buffer, one status parser, one
+//! zombie check.
+
+use std::fmt::Write as _;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{Mode, OFlags};
+
+/// A file that could not be read, named.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct ReadError {
+    pub path: String,
+    #[source]
+    pub source: io::Error,
+}
+
+impl ReadError {
+    pub fn new(path: impl std::fmt::Display, source: io::Error) -> ReadError {
+        ReadError { path: path.to_string(), source }
+    }
+}
+
+/// A small text file whole, such as /proc/mounts or /proc/self/cgroup.
+pub fn read_text(path: &str) -> Result<String, ReadError> {
+    std::fs::read_to_string(path).map_err(|source| ReadError::new(path, source))
+}
+
+/// Every PID in /proc now.
+pub fn list_pids() -> io::Result<Vec<i32>> {
+    Ok(std::fs::read_dir("/proc")?.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+}
+
+/// How many PIDs a scan thread takes at a time.
+const SCAN_CHUNK: usize = 128;
+
+/// Examines every PID of `pids`. Reading /proc and examining go on together, across the
+/// cores: each helper thread has its own reader and its own fd table (unshared, so the
+/// threads' opens and closes do not contend for one table's lock; what a thread opens there
+/// never leaves it). The kernel's work per /proc file, not the syscalls, is what a scan of
+/// thousands of processes costs.
+pub fn scan<T: Send>(
+    pids: Vec<i32>,
+    reader: &mut ProcReader,
+    examine: impl Fn(i32, &mut ProcReader) -> T + Sync,
+) -> Vec<(i32, T)> {
+    let helpers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) - 1;
+    if helpers == 0 {
+        return pids.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<i32>>();
+    let rx = std::sync::Mutex::new(rx);
+    let next_chunk = || rx.lock().ok().and_then(|rx| rx.recv().ok());
+    let examine_chunks = |reader: &mut ProcReader| {
+        let mut out = Vec::new();
+        while let Some(chunk) = next_chunk() {
+            out.extend(chunk.into_iter().map(|pid| (pid, examine(pid, reader))));
+        }
+        out
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..helpers)
+            .map(|_| {
+                scope.spawn(|| {
+                    // A helper that cannot set up leaves its chunks to the others.
+                    crate::sys::unshare_fd_table().ok()?;
+                    let mut own = ProcReader::new().ok()?;
+                    Some(examine_chunks(&mut own))
+                })
+            })
+            .collect();
+        for chunk in pids.chunks(SCAN_CHUNK) {
+            let _ = tx.send(chunk.to_vec());
+        }
+        drop(tx);
+        let mut all = examine_chunks(reader);
+        for worker in workers {
+            all.extend(worker.join().ok().flatten().unwrap_or_default());
+        }
+        all
+    })
+}
+
+/// The largest /proc file read whole. The kernel caps a process's argv and environment
+/// together at 6 MiB (a quarter of an 8 MiB stack limit, at most 3/4 of _STK_LIM), so a
+/// larger file is an error, never a reason to grow without bound.
+const MAX_FILE: usize = 8 << 20;
+
+/// Reads /proc/PID/FILE through one directory fd and one buffer. A scan of 10,000 processes
+/// is bound by syscalls, so each file costs an openat and one read, and the closes are
+/// batched into close_range calls.
+pub struct ProcReader {
+    proc: OwnedFd,
+    path: String,
+    buf: Vec<u8>,
+    /// Files read and not closed yet.
+    to_close: Vec<OwnedFd>,
+}
+
+/// How many files stay open before they are closed together.
+const CLOSE_BATCH: usize = 256;
+
+impl ProcReader {
+    pub fn new() -> io::Result<Self> {
+        let proc = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        Ok(ProcReader { proc, path: String::new(), buf: vec![0; 64 * 1024], to_close: Vec::new() })
+    }
+
+    /// The whole of /proc/PID/FILE.
+    pub fn read(&mut self, pid: i32, file: &str) -> io::Result<&[u8]> {
+        let (fd, len) = self.open_and_read(pid, file)?;
+        self.to_close.push(fd);
+        Ok(&self.buf[..len])
+    }
+
+    /// `then` of the whole of /proc/PID/FILE and the file, still open (see `owner`).
+    pub fn read_then<T>(
+        &mut self,
+        pid: i32,
+        file: &str,
+        then: impl FnOnce(&[u8], BorrowedFd<'_>) -> T,
+    ) -> io::Result<T> {
+        let (fd, len) = self.open_and_read(pid, file)?;
+        let result = then(&self.buf[..len], fd.as_fd());
+        self.to_close.push(fd);
+        Ok(result)
+    }
+
+    fn open_and_read(&mut self, pid: i32, file: &str) -> io::Result<(OwnedFd, usize)> {
+        if self.to_close.len() >= CLOSE_BATCH {
+            crate::sys::close_all(std::mem::take(&mut self.to_close));
+        }
+        self.path.clear();
+        let _ = write!(self.path, "{pid}/{file}");
+        let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        let len = read_whole(&fd, &mut self.buf)?;
+        Ok((fd, len))
+    }
+
+    /// The State: line of /proc/PID/status, e.g. "D (disk sleep)".
+    pub fn state(&mut self, pid: i32) -> String {
+        self.status(pid).map_or_else(|| "gone".into(), |status| status.state)
+    }
+
+    /// /proc/PID/status, parsed; None when the process is gone.
+    pub fn status(&mut self, pid: i32) -> Option<Status> {
+        Status::parse(pid, &self.read_string(pid, "status").ok()?)
+    }
+
+    pub fn read_string(&mut self, pid: i32, file: &str) -> io::Result<String> {
+        Ok(String::from_utf8_lossy(self.read(pid, file)?).into_owned())
+    }
+
+    /// The command line as `pgrep -a` shows it; `[name]` where it is empty.
+    pub fn command_line(&mut self, pid: i32, name: &str) -> String {
+        let words: Vec<String> = match self.read(pid, "cmdline") {
+            Ok(raw) => raw
+                .split(|b| *b == 0)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if words.is_empty() { format!("[{name}]") } else { words.join(" ") }
+    }
+
+    /// The IDs /proc/PID/stat gives for a live (non-zombie) process.
+    pub fn stat_ids(&mut self, pid: i32) -> Option<StatIds> {
+        parse_stat_ids(self.read(pid, "stat").ok()?)
+    }
+}
+
+impl Drop for ProcReader {
+    fn drop(&mut self) {
+        crate::sys::close_all(std::mem::take(&mut self.to_close));
+    }
+}
+
+/// The owner of an open /proc/PID file: for a dumpable process's environ, its effective
+/// uid; for a non-dumpable one, root.
+pub fn owner(file: BorrowedFd<'_>) -> Option<u32> {
+    rustix::fs::fstat(file).ok().map(|st| st.st_uid)
+}
+
+/// Reads `fd` to its end into `buf`, growing it up to MAX_FILE; the length read.
+fn read_whole(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut filled = 0;
+    loop {
+        let room = buf.len() - filled;
+        let count = rustix::io::read(fd, &mut buf[filled..])?;
+        // procfs hands over all it has when the buffer has room, so a short read is the end.
+        if count < room {
+            return Ok(filled + count);
+        }
+        filled += count;
+        if buf.len() >= MAX_FILE {
+            return Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("more than {MAX_FILE} bytes")));
+        }
+        buf.resize((buf.len() * 2).min(MAX_FILE), 0);
+    }
+}
+
+/// The parsed fields of /proc/PID/status that matter here.
+#[derive(Debug)]
+pub struct Status {
+    pub name: String,
+    pub state: String,
+    pub real_uid: u32,
+    pub effective_uid: u32,
+    pub kernel_thread: bool,
+}
+
+impl Status {
+    pub fn parse(pid: i32, text: &str) -> Option<Status> {
+        let mut name = None;
+        let mut state = None;
+        let mut uids = None;
+        let mut ppid = None;
+        let mut kthread = None;
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else { continue };
+            let value = value.trim();
+            match key {
+                "Name" => name = Some(value.to_string()),
+                "State" => state = Some(value.to_string()),
+                "PPid" => ppid = value.parse::<i32>().ok(),
+                "Kthread" => kthread = Some(value == "1"),
+                "Uid" => {
+                    let mut ids = value.split_whitespace().filter_map(|v| v.parse::<u32>().ok());
+                    uids = ids.next().zip(ids.next());
+                }
+                _ => {}
+            }
+        }
+        let (real_uid, effective_uid) = uids?;
+        // Kernels before 6.x have no Kthread: line; their kernel threads are kthreadd's children.
+        let kernel_thread = kthread.unwrap_or(pid == 2 || ppid == Some(2));
+        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread })
+    }
+
+    /// Whether `uid` owns the process (any uid for `None`): real and effective uid alike, so
+    /// a setuid program the user started is not the user's.
+    pub fn is_owned_by(&self, uid: Option<u32>) -> bool {
+        uid.is_none_or(|uid| self.real_uid == uid && self.effective_uid == uid)
+    }
+
+    pub fn is_zombie(&self) -> bool {
+        is_dead_state(&self.state)
+    }
+}
+
+/// Whether a state letter (of status or stat) is a zombie's or a dead process's.
+fn is_dead_state(state: &str) -> bool {
+    state.starts_with('Z') || state.starts_with('X')
+}
+
+/// The IDs a process's /proc/PID/stat gives, for a live (non-zombie) process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatIds {
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub sid: i32,
+}
+
+/// Parses /proc/PID/stat after the command name (which may hold spaces and parentheses).
+fn parse_stat_ids(stat: &[u8]) -> Option<StatIds> {
+    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
+    let mut fields = std::str::from_utf8(after_name).ok()?.split_whitespace();
+    let state = fields.next()?;
+    let mut next = || fields.next()?.parse::<i32>().ok();
+    let (ppid, pgrp, sid) = (next()?, next()?, next()?);
+    (!is_dead_state(state)).then_some(StatIds { ppid, pgrp, sid })
+}
+
+/// The children of every thread of `pid` (/proc/PID/task/TID/children).
+pub fn children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let mut found = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            found.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        }
+    }
+    found
+}
+
+/// The audit login session of /proc/WHO (pam_loginuid sets it at login; children inherit
+/// it); None where unset (4294967295) or the kernel has no audit.
+pub fn audit_session(who: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{who}/sessionid")).ok()?;
+    text.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
+}
+
+/// The value of NAME in a NUL-separated environment block (the first one, as getenv finds).
+pub fn env_value<'a>(environ: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    environ
+        .split(|b| *b == 0)
+        .find_map(|entry| entry.strip_prefix(name.as_bytes()).and_then(|rest| rest.strip_prefix(b"=")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_match_whole_values_only() {
+        let environ = b"HOME=/home/a\0TAG=ws010\0TAG=ws01\0XTAG=ws01\0";
+        assert_eq!(env_value(environ, "TAG"), Some(&b"ws010"[..]));
+        assert_eq!(env_value(environ, "HOME"), Some(&b"/home/a"[..]));
+        assert_eq!(env_value(environ, "TA"), None);
+        assert_eq!(env_value(environ, "AG"), None);
+    }
+
+    #[test]
+    fn status_parsing_finds_uids_state_and_kernel_threads() {
+        let text = "Name:\tbash\nState:\tS (sleeping)\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\nKthread:\t0\n";
+        let status = Status::parse(42, text).unwrap();
+        assert_eq!((status.name.as_str(), status.real_uid, status.kernel_thread), ("bash", 1000, false));
+        let old_kernel = "Name:\tkworker\nState:\tI (idle)\nPPid:\t2\nUid:\t0\t0\t0\t0\n";
+        assert!(Status::parse(7, old_kernel).unwrap().kernel_thread);
+        let zombie = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\n";
+        assert!(Status::parse(8, zombie).unwrap().is_zombie());
+    }
+
+    #[test]
+    fn stat_ids_skip_the_name_and_refuse_zombies() {
+        let stat = b"42 (a) b (c)) S 7 42 40 0 -1";
+        assert_eq!(parse_stat_ids(stat), Some(StatIds { ppid: 7, pgrp: 42, sid: 40 }));
+        assert_eq!(parse_stat_ids(b"43 (x) Z 7 43 40 0"), None);
+    }
+
+    #[test]
+    fn a_file_is_read_whole_and_its_owner_is_that_of_the_process() {
+        let mut reader = ProcReader::new().unwrap();
+        let own = std::process::id() as i32;
+        let (size, owner) = reader.read_then(own, "environ", |environ, file| (environ.len(), owner(file))).unwrap();
+        assert!(size > 0);
+        assert_eq!(owner, Some(rustix::process::geteuid().as_raw()));
+        assert!(reader.read(i32::MAX, "environ").is_err());
+    }
+}

@@ -1,0 +1,57 @@
+//! Every `unsafe` call of xexit, each with the reason it is sound.
+
+use std::io;
+use std::os::fd::{IntoRawFd, OwnedFd};
+
+/// Which side of a fork this process is on.
+pub enum Forked {
+    Parent,
+    Child,
+}
+
+/// fork(2), for detaching into the background.
+///
+/// The caller must be single-threaded: the child of a multi-threaded process may only make
+/// async-signal-safe calls until it execs, and the detached watcher goes on with ordinary Rust.
+pub fn fork_single_threaded() -> io::Result<Forked> {
+    // SAFETY: the only caller (daemon::detach) runs before any thread is started, or after
+    // the one it started has been joined, so the child is a full copy of a single-threaded
+    // process and may do anything.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        nix::unistd::ForkResult::Parent { .. } => Ok(Forked::Parent),
+        nix::unistd::ForkResult::Child => Ok(Forked::Child),
+    }
+}
+
+/// Gives the calling thread its own copy of the file descriptor table (unshare CLONE_FILES),
+/// so its opens and closes do not contend for the process's table lock.
+///
+/// The caller must never hand a descriptor opened after this call to another thread, nor use
+/// one of another thread's: in this thread's table they name other files, or nothing.
+pub fn unshare_fd_table() -> io::Result<()> {
+    // SAFETY: the only caller is a /proc scan helper thread that opens its own reader after
+    // this call, closes what it opens, and sends only plain data (PIDs and verdicts) back.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FILES) }.map_err(io::Error::from)
+}
+
+/// Closes many descriptors with as few syscalls as runs of consecutive numbers allow
+/// (close_range), which is what a scan of thousands of /proc files costs least with.
+pub fn close_all(fds: Vec<OwnedFd>) {
+    let mut raw: Vec<i32> = fds.into_iter().map(IntoRawFd::into_raw_fd).collect();
+    raw.sort_unstable();
+    let mut rest = &raw[..];
+    while let Some(&first) = rest.first() {
+        let run = rest.iter().enumerate().take_while(|(i, fd)| **fd == first + *i as i32).count();
+        let last = rest[run - 1];
+        // SAFETY: every descriptor from first to last came out of an OwnedFd given to this
+        // function, so this process owns each and nothing else refers to it.
+        let closed = run > 1 && unsafe { libc::close_range(first as u32, last as u32, 0) } == 0;
+        if !closed {
+            for fd in &rest[..run] {
+                // SAFETY: as above; each one is closed exactly once.
+                unsafe { libc::close(*fd) };
+            }
+        }
+        rest = &rest[run..];
+    }
+}

@@ -1,17 +1,20 @@
 //! Benchmarks against the real thing: `cargo bench --bench xexit -- [detection|hung|idle|lookup|reap|all]`.
 //!
-//! Run as root on a machine with Xvfb: the lookup and reap benchmarks make a user
-//! (xxbench) and thousands of its processes, and end only those.
+//! Run as root on a machine with Xvfb: the lookup and reap benchmarks make a system user
+//! (xxbench) and thousands of its processes, end only those, and remove the user.
+
+// The helpers the tests use (their own #![allow(dead_code)] covers what this does not use).
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use common::{TempDir, TestUser, Watcher, XEXIT, Xvfb};
+use nix::sys::signal::Signal;
 
-const XEXIT: &str = env!("CARGO_BIN_EXE_xexit");
 const BENCH_USER: &str = "xxbench";
 
 fn main() {
@@ -75,10 +78,13 @@ fn stamp(file: &Path) {
 
 /// Forks `count` children that become `uid` and wait for a signal (with `ignore`, ignoring
 /// TERM). The leader stays root, so it is no session process, and reaps them all: no orphans
-/// pile up as zombies for the next run.
+/// pile up as zombies for the next run. It says "ready" once every child has its uid and
+/// its TERM disposition (each writes a byte to a pipe then), not merely once forked.
 fn tree(count: usize, ignore: bool, uid: u32, gid: u32) {
+    let (ready, ready_in_child) = nix::unistd::pipe().unwrap();
     for _ in 0..count {
-        // SAFETY: single-threaded; the child only changes ids and signals, then pauses.
+        // SAFETY: single-threaded; the child only changes ids and signals, writes a byte to
+        // the pipe, then pauses.
         if let nix::unistd::ForkResult::Child = unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::setgid(gid.into()).unwrap();
             nix::unistd::setuid(uid.into()).unwrap();
@@ -86,9 +92,21 @@ fn tree(count: usize, ignore: bool, uid: u32, gid: u32) {
                 // SAFETY: SIG_IGN has no handler to be unsafe about.
                 unsafe { nix::sys::signal::signal(Signal::SIGTERM, nix::sys::signal::SigHandler::SigIgn) }.unwrap();
             }
+            nix::unistd::write(&ready_in_child, b"r").unwrap();
             loop {
                 nix::unistd::pause();
             }
+        }
+    }
+    drop(ready_in_child);
+    let mut left = count;
+    let mut buffer = [0u8; 1024];
+    while left > 0 {
+        match nix::unistd::read(&ready, &mut buffer) {
+            Ok(0) => panic!("{left} of the tree's children never got ready"),
+            Ok(n) => left -= n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => panic!("reading the tree's ready pipe: {e}"),
         }
     }
     println!("ready");
@@ -108,68 +126,36 @@ fn stats(label: &str, mut samples: Vec<f64>, unit: &str) -> f64 {
     median
 }
 
-struct Xvfb(Child, String);
-
-impl Xvfb {
-    fn start() -> Xvfb {
-        let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-nolisten", "tcp", "-noreset"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (apt-get install xvfb)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        Xvfb(child, format!(":{}", line.trim()))
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.0.id() as i32), signal).unwrap();
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn xvfb() -> Xvfb {
+    Xvfb::start().expect("Xvfb (apt-get install xvfb)")
 }
 
 /// A foreground watcher running the stamp PROGRAM, once it has said "started".
-fn watcher(display: &str, interval: &str, timeout: &str, stamp_file: &Path) -> Child {
+fn watcher(display: &str, interval: &str, timeout: &str, stamp_file: &Path) -> Watcher {
     let me = std::env::current_exe().unwrap();
-    let mut child = Command::new(XEXIT)
-        .args(["--foreground", "-d", display, "--interval", interval, "--timeout", timeout])
-        .arg(me)
-        .arg("stamp")
-        .arg(stamp_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("started:"))), "xexit did not start");
-    std::thread::spawn(move || lines.for_each(drop));
-    child
+    let mut command = Command::new(XEXIT);
+    command.args(["--foreground", "-d", display, "--interval", interval, "--timeout", timeout]);
+    command.arg(me).arg("stamp").arg(stamp_file);
+    Watcher::spawn_quiet(command)
 }
 
-fn temp_file(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("xexit-bench-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
+/// Waits for a watcher the benchmark ended (or whose display it took away) to exit.
+fn wait_exit(watch: &mut Watcher) {
+    assert!(watch.wait_exit(Duration::from_secs(60)).is_some(), "xexit did not exit");
 }
 
 /// Milliseconds from `signal` to the X server until the exit action (PROGRAM) starts.
 fn time_to_action(signal: Signal, interval: &str, timeout: &str, settle: Duration, runs: usize) -> Vec<f64> {
-    let file = temp_file("stamp");
+    let dir = TempDir::new("bench-stamp");
+    let file = dir.path("stamp");
     let mut samples = Vec::new();
     for _ in 0..runs {
-        let x = Xvfb::start();
-        let mut watch = watcher(&x.1, interval, timeout, &file);
+        let x = xvfb();
+        let mut watch = watcher(&x.display, interval, timeout, &file);
         std::thread::sleep(settle);
         let signalled = monotonic_ns();
         x.signal(signal);
-        watch.wait().unwrap();
+        wait_exit(&mut watch);
         let stamped: u128 = std::fs::read_to_string(&file).unwrap().trim().parse().unwrap();
         samples.push((stamped - signalled) as f64 / 1e6);
         if signal == Signal::SIGSTOP {
@@ -198,22 +184,16 @@ fn hung(runs: usize) {
 
 /// The watcher's resident size and CPU time over `span` at the default interval.
 fn idle(span: Duration) {
-    let x = Xvfb::start();
-    let file = temp_file("idle");
-    let mut watch = watcher(&x.1, "5s", "15s", &file);
-    let pid = watch.id();
+    let x = xvfb();
+    let dir = TempDir::new("bench-idle");
+    let mut watch = watcher(&x.display, "5s", "15s", &dir.path("stamp"));
+    let pid = watch.child.id();
     std::thread::sleep(Duration::from_secs(1));
     let before = cpu_ns(pid);
     std::thread::sleep(span);
     let cpu_ms = (cpu_ns(pid) - before) as f64 / 1e6;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let rss_kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .unwrap()
-        .parse()
-        .unwrap();
+    let rss = common::status_field(pid as i32, "VmRSS");
+    let rss_kib: f64 = rss.as_deref().and_then(|v| v.split_whitespace().next()?.parse().ok()).expect("VmRSS");
     let per_minute = cpu_ms * 60.0 / span.as_secs_f64();
     println!(
         "idle (default interval 5s, {} s): RSS {:.2} MiB {}, CPU {cpu_ms:.2} ms = {per_minute:.2} ms per minute {}",
@@ -222,8 +202,8 @@ fn idle(span: Duration) {
         verdict(rss_kib <= 4096.0),
         verdict(per_minute <= 10.0)
     );
-    kill(Pid::from_raw(pid as i32), Signal::SIGTERM).unwrap();
-    watch.wait().unwrap();
+    watch.signal(Signal::SIGTERM);
+    wait_exit(&mut watch);
 }
 
 /// Time on CPU of every thread, in ns, from schedstat.
@@ -240,16 +220,8 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "(meets the target)" } else { "(MISSES the target)" }
 }
 
-/// The benchmark user, made if missing.
-fn bench_user() -> nix::unistd::User {
-    if nix::unistd::User::from_name(BENCH_USER).unwrap().is_none() {
-        Command::new("useradd").args(["-M", "-N", "-s", "/bin/sh", BENCH_USER]).status().unwrap();
-    }
-    nix::unistd::User::from_name(BENCH_USER).unwrap().expect("bench user")
-}
-
 /// `count` processes of the bench user in trees of 1,000, all tagged XEXIT_BENCH_TAG=`tag`.
-fn spawn_trees(user: &nix::unistd::User, tag: &str, count: usize, ignore_term: bool) -> Vec<Child> {
+fn spawn_trees(user: &TestUser, tag: &str, count: usize, ignore_term: bool) -> Vec<Child> {
     let me = std::env::current_exe().unwrap();
     let mut leaders = Vec::new();
     let mut left = count;
@@ -288,7 +260,7 @@ fn end_trees(mut leaders: Vec<Child>) {
 
 /// `xexit list` against the classic `ps eww | grep -w | awk` among `count` processes of the user.
 fn lookup(count: usize, runs: usize) {
-    let user = bench_user();
+    let user = TestUser::get(BENCH_USER);
     // A tenth of the processes are the session (ws01), the rest another session (ws02).
     let mut leaders = spawn_trees(&user, "ws01", count / 10, false);
     leaders.extend(spawn_trees(&user, "ws02", count - count / 10, false));
@@ -331,7 +303,7 @@ fn timed_shell(script: &str) -> (f64, String) {
 /// `xexit end` of `count` processes; the time from the first signal to an empty session,
 /// as xexit logs it, and the whole command's wall time.
 fn reap(count: usize, ignore_term: bool) {
-    let user = bench_user();
+    let user = TestUser::get(BENCH_USER);
     let mut leaders = spawn_trees(&user, "ws01", count, ignore_term);
     let start = Instant::now();
     let output = Command::new(XEXIT)

@@ -8,13 +8,14 @@
 //! As root it makes a user `xxdemo` for the session (root's own processes are never ended by
 //! an env selector); otherwise the session is the caller's, told apart by the tag alone.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+// The helpers the tests use (their own #![allow(dead_code)] covers what this does not use).
+#[path = "../tests/common/mod.rs"]
+mod common;
 
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{HookDir, TestUser, Watcher, Xvfb, alive, clean_command, read_pid, wait_exec};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -26,9 +27,7 @@ fn main() {
     if args.first().is_some_and(|a| a == "xexit") {
         std::process::exit(i32::from(xexit::main_with_args(args)));
     }
-    let result = run();
-    remove_demo_user();
-    match result {
+    match run() {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(e) => {
@@ -38,40 +37,49 @@ fn main() {
     }
 }
 
-/// As root, removes the system user the demo made (its processes have been ended by then).
-fn remove_demo_user() {
-    if rustix::process::getuid().is_root() && nix::unistd::User::from_name(DEMO_USER).ok().flatten().is_some() {
-        let _ = Command::new("userdel").arg(DEMO_USER).status();
+/// Who the session belongs to.
+enum Owner {
+    /// As root: a system user made for the demo, removed (with anything it still runs) when
+    /// the demo ends.
+    Made(TestUser),
+    /// Otherwise the caller, by name.
+    Caller(String),
+}
+
+impl Owner {
+    fn new() -> Owner {
+        let me = rustix::process::getuid();
+        if me.is_root() {
+            return Owner::Made(TestUser::get(DEMO_USER));
+        }
+        let user = nix::unistd::User::from_uid(me.as_raw().into()).ok().flatten();
+        Owner::Caller(user.map_or(me.as_raw().to_string(), |u| u.name))
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Owner::Made(user) => &user.name,
+            Owner::Caller(name) => name,
+        }
+    }
+
+    /// `program` as the owner, with a clean environment plus `env`, its stdout to /dev/null.
+    fn command(&self, program: &str, env: &[(&str, &str)]) -> Command {
+        let mut command = match self {
+            Owner::Made(user) => user.command(program, env),
+            Owner::Caller(_) => {
+                let mut command = clean_command(program);
+                command.env("PATH", "/usr/local/bin:/usr/bin:/bin").env("HOME", "/tmp").envs(env.iter().copied());
+                command
+            }
+        };
+        command.stdout(Stdio::null());
+        command
     }
 }
 
-/// Who the session belongs to: uid, gid and name.
-struct Owner {
-    uid: u32,
-    gid: u32,
-    name: String,
-}
-
-fn owner() -> Result<Owner, String> {
-    let me = rustix::process::getuid().as_raw();
-    if me != 0 {
-        let name = nix::unistd::User::from_uid(me.into()).ok().flatten().map_or(me.to_string(), |u| u.name);
-        return Ok(Owner { uid: me, gid: rustix::process::getgid().as_raw(), name });
-    }
-    if nix::unistd::User::from_name(DEMO_USER).ok().flatten().is_none() {
-        Command::new("useradd")
-            .args(["-r", "-M", "-N", "-s", "/bin/sh", DEMO_USER])
-            .status()
-            .map_err(|e| e.to_string())?;
-    }
-    let user = nix::unistd::User::from_name(DEMO_USER).ok().flatten().ok_or("cannot make the demo user")?;
-    Ok(Owner { uid: user.uid.as_raw(), gid: user.gid.as_raw(), name: user.name })
-}
-
-/// Everything the demo started, ended and removed when it goes out of scope.
+/// The session's processes, killed when the demo ends, however it ends.
 struct Stage {
-    dir: PathBuf,
-    xvfb: Option<Child>,
     children: Vec<Child>,
     pids: Vec<(String, i32)>,
 }
@@ -81,27 +89,31 @@ impl Drop for Stage {
         for (_, pid) in &self.pids {
             let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
         }
-        for child in self.children.iter_mut().chain(self.xvfb.as_mut()) {
+        for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn run() -> Result<bool, String> {
-    let owner = owner()?;
+    // Dropped in reverse: the session's processes, the X server, the directory, the user.
+    let owner = Owner::new();
     let tag = format!("demo-{}", std::process::id());
-    let dir = std::env::temp_dir().join(format!("xexit-demo-{}", std::process::id()));
-    let mut stage = Stage { dir: dir.clone(), xvfb: None, children: Vec::new(), pids: Vec::new() };
-    make_dirs(&dir)?;
+    // A hook directory xexit trusts (0755), in a directory the session writes its PIDs to.
+    let hooks = HookDir::new("demo");
+    hooks.add(
+        "10save-state",
+        0o755,
+        "#!/bin/sh\necho \"saving $XEXIT_USER's state ($XEXIT_REASON), PIDs $XEXIT_PIDS\"\nsleep 0.1\n",
+    );
+    let x = Xvfb::start().ok_or("cannot start Xvfb: apt-get install xvfb")?;
+    let mut stage = Stage { children: Vec::new(), pids: Vec::new() };
+    let display = x.display.as_str();
+    println!("Xvfb on display {display}; the session belongs to {} and is tagged XEXIT_DEMO_TAG={tag}", owner.name());
 
-    let (xvfb, display) = start_xvfb()?;
-    stage.xvfb = Some(xvfb);
-    println!("Xvfb on display {display}; the session belongs to {} and is tagged XEXIT_DEMO_TAG={tag}", owner.name);
-
-    let env = [("DISPLAY", display.as_str()), ("XEXIT_DEMO_TAG", tag.as_str())];
-    let pidfile = |name: &str| dir.join("run").join(name).display().to_string();
+    let env = [("DISPLAY", display), ("XEXIT_DEMO_TAG", tag.as_str())];
+    let pidfile = |name: &str| hooks.out(name).display().to_string();
     let session = [
         ("an ordinary program", "exec sleep 1000".to_string()),
         (
@@ -115,53 +127,40 @@ fn run() -> Result<bool, String> {
         ),
     ];
     for (what, script) in &session {
-        let child = as_owner(&owner, "/bin/sh", &env).args(["-c", script]).spawn().map_err(|e| e.to_string())?;
+        let child = owner.command("/bin/sh", &env).args(["-c", script]).spawn().map_err(|e| e.to_string())?;
         let pid = child.id() as i32;
         stage.children.push(child);
-        match *what {
+        let pid = match *what {
             "a stopped one" => {
-                std::thread::sleep(Duration::from_millis(50));
+                // Stopped before its exec, it would be a stopped shell, not the sleep.
+                if !wait_exec(pid, "sleep") {
+                    return Err(format!("{pid} never ran sleep"));
+                }
                 kill(Pid::from_raw(pid), Signal::SIGSTOP).map_err(|e| e.to_string())?;
-                stage.pids.push((what.to_string(), pid));
+                pid
             }
-            "one that ignores TERM" => {
-                stage.pids.push((what.to_string(), read_pid(&PathBuf::from(pidfile("stubborn")))?))
-            }
-            "a daemon (double fork, setsid)" => {
-                stage.pids.push((what.to_string(), read_pid(&PathBuf::from(pidfile("daemon")))?))
-            }
-            _ => stage.pids.push((what.to_string(), pid)),
-        }
+            "one that ignores TERM" => read_pid(&hooks.out("stubborn")),
+            "a daemon (double fork, setsid)" => read_pid(&hooks.out("daemon")),
+            _ => pid,
+        };
+        stage.pids.push((what.to_string(), pid));
     }
     for (what, pid) in &stage.pids {
         println!("  session process {pid:>7}: {what}");
     }
 
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut watcher = as_owner(&owner, me.to_str().ok_or("odd path")?, &env)
-        .args(["xexit", "--foreground", "--session", "env:XEXIT_DEMO_TAG", "--grace", "1s"])
-        .arg(format!("--hook-dir={}", dir.join("Xexit.d").display()))
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start xexit: {e}"))?;
-    let (tx, lines) = mpsc::channel();
-    let stderr = watcher.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send((Instant::now(), line));
-        }
-    });
-    let started = lines.recv_timeout(Duration::from_secs(10)).map_err(|_| "xexit did not start")?;
-    println!("xexit is watching: {}", started.1.trim_start_matches("xexit: "));
+    let mut command = owner.command(me.to_str().ok_or("odd path")?, &env);
+    command.args(["xexit", "--foreground", "--session", "env:XEXIT_DEMO_TAG", "--grace", "1s"]).arg(hooks.arg());
+    let mut watcher = Watcher::spawn_quiet(command);
+    println!("xexit is watching: {}", watcher.seen.last().map_or("", |l| l.trim_start_matches("xexit: ")));
     std::thread::sleep(Duration::from_millis(300));
 
-    let killed = Instant::now();
-    if let Some(x) = stage.xvfb.as_mut() {
-        x.kill().map_err(|e| e.to_string())?;
-    }
+    let killed = std::time::Instant::now();
+    x.signal(Signal::SIGKILL);
     println!("\ntimeline (from SIGKILL of the X server):");
     println!("  {:>6} ms  X server killed", 0);
-    for (at, line) in lines.iter() {
+    for (at, line) in watcher.lines.iter() {
         let text = line.trim_start_matches("xexit: ");
         let shown = if text.starts_with("lost display") {
             format!("loss noticed: {text}")
@@ -172,7 +171,7 @@ fn run() -> Result<bool, String> {
         };
         println!("  {:>6} ms  {shown}", at.duration_since(killed).as_millis());
     }
-    let status = watcher.wait().map_err(|e| e.to_string())?;
+    let status = watcher.child.wait().map_err(|e| e.to_string())?;
     println!("  {:>6} ms  xexit exited ({status})", killed.elapsed().as_millis());
 
     let survivors: Vec<String> =
@@ -187,67 +186,4 @@ fn run() -> Result<bool, String> {
         );
         Ok(false)
     }
-}
-
-/// The demo's directory: a hook directory xexit trusts (0755), and `run/` for the session.
-fn make_dirs(dir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let io = |e: std::io::Error| e.to_string();
-    std::fs::create_dir_all(dir.join("Xexit.d")).map_err(io)?;
-    std::fs::create_dir_all(dir.join("run")).map_err(io)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
-    std::fs::set_permissions(dir.join("Xexit.d"), std::fs::Permissions::from_mode(0o755)).map_err(io)?;
-    std::fs::set_permissions(dir.join("run"), std::fs::Permissions::from_mode(0o777)).map_err(io)?;
-    let hook = dir.join("Xexit.d/10save-state");
-    std::fs::write(
-        &hook,
-        "#!/bin/sh\necho \"saving $XEXIT_USER's state ($XEXIT_REASON), PIDs $XEXIT_PIDS\"\nsleep 0.1\n",
-    )
-    .map_err(io)?;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).map_err(io)
-}
-
-fn start_xvfb() -> Result<(Child, String), String> {
-    let mut child = Command::new("Xvfb")
-        .args(["-displayfd", "1", "-nolisten", "tcp", "-noreset"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start Xvfb ({e}): apt-get install xvfb"))?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).map_err(|e| e.to_string())?;
-    Ok((child, format!(":{}", line.trim())))
-}
-
-fn as_owner(owner: &Owner, program: &str, env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(program);
-    command
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("HOME", "/tmp")
-        .envs(env.iter().copied())
-        .current_dir("/tmp")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    if rustix::process::getuid().is_root() {
-        command.uid(owner.uid).gid(owner.gid);
-    }
-    command
-}
-
-fn read_pid(file: &Path) -> Result<i32, String> {
-    for _ in 0..250 {
-        if let Some(pid) = std::fs::read_to_string(file).ok().and_then(|t| t.trim().parse().ok()) {
-            return Ok(pid);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Err(format!("{} never got a PID", file.display()))
-}
-
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next()))
-        .is_some_and(|state| state != Some('Z') && state != Some('X'))
 }

@@ -21,7 +21,7 @@ struct Case<'a> {
 
 /// Runs the session, kills its X server, and returns the session's log once it is over;
 /// fails unless OUT/sleep, OUT/ignorer and any `ended` PID files are gone in 1 + 2 s, and
-/// the `kept` ones still run.
+/// the `kept` ones still run. The `ended` and `kept` PIDs are of `sleep` processes.
 fn lose_display(case: Case, ended: &[&str], kept: &[&str]) -> String {
     let installed = Installed::new(case.label, true).expect("checked by the caller");
     let x = Xvfb::start().expect("checked by the caller");
@@ -39,9 +39,15 @@ fn lose_display(case: Case, ended: &[&str], kept: &[&str]) -> String {
     };
     let mut session = XSession::start(installed, spec);
     session.wait_ready();
-    let names: Vec<&str> = ["sleep", "ignorer"].into_iter().chain(ended.iter().copied()).collect();
+    let names: Vec<&str> = ["ignorer", "sleep"].into_iter().chain(ended.iter().copied()).collect();
     let pids: Vec<i32> = names.iter().map(|name| read_pid(&session.out(name))).collect();
     let kept: Vec<i32> = kept.iter().map(|name| read_pid(&session.out(name))).collect();
+    // `$!` is the session shell's fork, with the shell's environment (its DISPLAY too) until
+    // it execs; the ignorer ignores TERM only once it has run its trap.
+    assert!(wait_ignoring(pids[0], Signal::SIGTERM), "the ignorer never ignored TERM");
+    for pid in pids[1..].iter().chain(&kept) {
+        assert!(wait_exec(*pid, "sleep"), "{} never ran sleep", describe(*pid));
+    }
     x.signal(Signal::SIGKILL);
     let gone = wait_for(Duration::from_secs(3), || pids.iter().all(|pid| !alive(*pid)));
     let left: Vec<String> = pids.iter().filter(|pid| alive(**pid)).map(|pid| describe(*pid)).collect();

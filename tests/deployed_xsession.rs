@@ -28,6 +28,8 @@ fn start_session(label: &str, user_name: &str, with_xexit: bool) -> Option<(Test
     let pids: Vec<i32> =
         ["sleep", "ignorer", "stopped", "daemon"].iter().map(|name| read_pid(&session.out(name))).collect();
     assert!(pids.iter().all(|pid| alive(*pid)));
+    // `$!` is the session shell's fork until it execs; the ignorer's trap comes after that.
+    assert!(wait_ignoring(pids[1], Signal::SIGTERM), "the ignorer never ignored TERM");
     Some((user, session, x, pids))
 }
 

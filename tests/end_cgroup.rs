@@ -2,6 +2,7 @@
 //! untouched, xexit itself spared, cgroup.kill for the final KILL when root is outside.
 mod common;
 use common::*;
+use nix::sys::signal::Signal;
 
 fn spawn_in(cgroup: &TestCgroup, user: &TestUser, script: &str) -> std::process::Child {
     user.command_in(cgroup, "/bin/sh", &[]).args(["-c", script]).spawn().unwrap()
@@ -23,6 +24,12 @@ fn cgroup_path_ends_the_cgroup_and_its_descendants_only() {
     ];
     let bystander = spawn_in(&sibling, &user, "exec sleep 1000");
     assert!(session.wait_started(4));
+    // The nested shell forks its background sleep before it execs its own.
+    for member in [&members[0], &members[2]] {
+        assert!(wait_exec(member.id() as i32, "sleep"), "{} never ran sleep", member.id());
+    }
+    // The TERM-ignorer is what needs the final KILL: it must have run its trap by now.
+    assert!(wait_ignoring(members[1].id() as i32, Signal::SIGTERM), "the shell never ignored TERM");
 
     let output =
         run(xexit(&["end", "-v", "--no-hooks", "--grace", "1", "--session"]).arg(format!("cgroup:{}", session.path)));

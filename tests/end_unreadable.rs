@@ -82,6 +82,12 @@ fn relatives_decide_where_no_audit_session_is_set() {
     let mut login_shell = agent_under(None, "theirs");
     let mut other_session = user.command("sleep", &[("XEXIT_TEST_TAG", "ws02")]).arg("1000").spawn().unwrap();
     let (ours, theirs) = (read_pid(&dir.path("ours")), read_pid(&dir.path("theirs")));
+    // $! is the shell's fork, readable and still sh until it execs ssh-agent; the agent makes
+    // itself unreadable before it makes its socket.
+    for file in ["ours.sock", "theirs.sock"] {
+        let socket = dir.path(file);
+        assert!(wait_for(std::time::Duration::from_secs(5), || socket.exists()), "no ssh-agent made {file}");
+    }
 
     let end = xexit_as(
         &user,

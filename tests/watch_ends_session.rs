@@ -17,6 +17,8 @@ fn losing_the_display_ends_the_session() {
     let mut ignorer =
         user.command("/bin/sh", &env).args(["-c", "trap '' TERM; while :; do sleep 0.1; done"]).spawn().unwrap();
     let mut elsewhere = user.command("sleep", &[("DISPLAY", ":4242")]).arg("1000").spawn().unwrap();
+    // Until the shell has run its trap, TERM would end it and no KILL round would come.
+    assert!(wait_ignoring(ignorer.id() as i32, Signal::SIGTERM), "the shell never ignored TERM");
 
     let mut watcher = user.command(XEXIT, &env);
     watcher.args(["--foreground", "--session", "display", "--no-hooks", "--grace", "1"]);

@@ -184,10 +184,11 @@ pub fn describe(pid: i32) -> String {
 }
 
 /// Starts `script` with /bin/sh as `user` in a login of its own (a new audit session and
-/// process session), as a console or ssh login would be; not an X session.
+/// process session), as a console or ssh login would be; not an X session. Returns once the
+/// login runs as the user, so its audit session is set (root sets it before setpriv).
 pub fn other_login(user: &TestUser, script: &str) -> Child {
     let login = format!("echo {} > /proc/self/loginuid || exit 97; exec setsid \"$@\"", user.uid);
-    Command::new("sh")
+    let child = Command::new("sh")
         .args(["-c", &login, "sh", "setpriv"])
         .args(user.setpriv_args())
         .args(["/bin/sh", "-c", script])
@@ -198,5 +199,7 @@ pub fn other_login(user: &TestUser, script: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start the other login")
+        .expect("start the other login");
+    assert!(wait_uid(child.id() as i32, user.uid), "the other login never ran as {}", user.name);
+    child
 }

@@ -5,13 +5,21 @@
 pub mod desktop;
 
 use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub const XEXIT: &str = env!("CARGO_BIN_EXE_xexit");
+use nix::sys::signal::Signal;
+
+/// The built xexit. Cargo names it to tests and benches only; the demo (an example, which
+/// includes this module too) runs xexit as itself and never uses this.
+pub const XEXIT: &str = match option_env!("CARGO_BIN_EXE_xexit") {
+    Some(path) => path,
+    None => "/nonexistent/xexit: CARGO_BIN_EXE_xexit is set for tests and benches only",
+};
 
 /// Skips the test (returns false) when `missing` is set, unless CI=true, where it fails.
 pub fn available(missing: Option<String>) -> bool {
@@ -28,9 +36,15 @@ pub fn need_root() -> bool {
 }
 
 pub fn need_program(program: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
-    available((!found).then(|| format!("needs {program} (apt-get install the package that has it)")))
+    available(
+        find_program(program).is_none().then(|| format!("needs {program} (apt-get install the package that has it)")),
+    )
+}
+
+/// Where `program` is on PATH.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file())
 }
 
 /// A private Xvfb on a display number it picked itself (-displayfd), killed on drop.
@@ -71,7 +85,7 @@ impl Xvfb {
         self.child.id() as i32
     }
 
-    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+    pub fn signal(&self, signal: Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal).expect("signal Xvfb");
     }
 
@@ -140,6 +154,59 @@ pub fn alive(pid: i32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// The value of `field` (such as "Uid" or "SigIgn") in /proc/PID/status.
+pub fn status_field(pid: i32, field: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let value = status.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?;
+    Some(value.trim().to_string())
+}
+
+/// The real uid PID runs as.
+pub fn uid_of(pid: i32) -> Option<u32> {
+    status_field(pid, "Uid")?.split_whitespace().next()?.parse().ok()
+}
+
+/// Whether PID ignores `signal`, as a shell does once it has run `trap '' SIGNAL`.
+pub fn ignores(pid: i32, signal: Signal) -> bool {
+    let mask = status_field(pid, "SigIgn").and_then(|mask| u64::from_str_radix(&mask, 16).ok());
+    mask.is_some_and(|mask| mask & (1 << (signal as i32 - 1)) != 0)
+}
+
+/// The program file PID runs (links resolved, as /proc/PID/exe has it).
+pub fn exe_of(pid: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// How long a test waits for a process it started to get where it should be.
+const START_LIMIT: Duration = Duration::from_secs(5);
+
+/// Waits until PID runs `program` (a name on PATH or a path). Until it execs, a child that a
+/// shell (`cmd &`), setpriv or the test forked is still its parent's program, with its
+/// parent's uid and environment: not yet what xexit is to find or spare.
+pub fn wait_exec(pid: i32, program: &str) -> bool {
+    let path = if program.contains('/') { Some(PathBuf::from(program)) } else { find_program(program) };
+    let file = path.and_then(|path| std::fs::canonicalize(path).ok());
+    let file = file.unwrap_or_else(|| panic!("no program {program}"));
+    wait_for(START_LIMIT, || exe_of(pid).as_ref() == Some(&file))
+}
+
+/// Waits until PID ignores `signal`: a shell ignores TERM only once it has run its trap.
+pub fn wait_ignoring(pid: i32, signal: Signal) -> bool {
+    wait_for(START_LIMIT, || ignores(pid, signal))
+}
+
+/// Waits until PID runs as `uid`: one started through setpriv is root until setpriv execs.
+pub fn wait_uid(pid: i32, uid: u32) -> bool {
+    wait_for(START_LIMIT, || uid_of(pid) == Some(uid))
+}
+
+/// `program` with an empty environment, in /tmp, its stdin from /dev/null.
+pub fn clean_command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear().current_dir("/tmp").stdin(Stdio::null());
+    command
 }
 
 /// Runs a command (owned or borrowed) to the end, with stdin from /dev/null.
@@ -225,30 +292,16 @@ impl TestUser {
 
     /// A command that runs as this user, with a clean environment plus `env`.
     pub fn command(&self, program: &str, env: &[(&str, &str)]) -> Command {
-        let mut command = Command::new(program);
-        command
-            .env_clear()
-            .envs(self.login_env())
-            .envs(env.iter().copied())
-            .uid(self.uid)
-            .gid(self.gid)
-            .current_dir("/tmp")
-            .stdin(Stdio::null());
+        let mut command = clean_command(program);
+        command.envs(self.login_env()).envs(env.iter().copied()).uid(self.uid).gid(self.gid);
         command
     }
 
     /// Like `command`, but the process starts inside `cgroup`: root places it there, then
     /// setpriv drops to the user, since a user may not move itself out of the root cgroup.
     pub fn command_in(&self, cgroup: &TestCgroup, program: &str, env: &[(&str, &str)]) -> Command {
-        let mut command = Command::new("setpriv");
-        command
-            .args(self.setpriv_args())
-            .arg(program)
-            .env_clear()
-            .envs(self.login_env())
-            .envs(env.iter().copied())
-            .current_dir("/tmp")
-            .stdin(Stdio::null());
+        let mut command = clean_command("setpriv");
+        command.args(self.setpriv_args()).arg(program).envs(self.login_env()).envs(env.iter().copied());
         cgroup.place(&mut command);
         command
     }
@@ -271,16 +324,8 @@ impl TestUser {
 
     /// Every live process of this user.
     pub fn processes(&self) -> Vec<i32> {
-        let mut pids = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
-            let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().next());
-            if uid == Some(self.uid.to_string().as_str()) && alive(pid) {
-                pids.push(pid);
-            }
-        }
-        pids
+        let pids = std::fs::read_dir("/proc").unwrap().flatten().filter_map(|e| e.file_name().to_str()?.parse().ok());
+        pids.filter(|pid| uid_of(*pid) == Some(self.uid) && alive(*pid)).collect()
     }
 
     /// Ends whatever this test user still runs: its PIDs are all the test's own.
@@ -355,14 +400,23 @@ impl TestCgroup {
         TestCgroup { dir, path: format!("{}/{name}", self.path) }
     }
 
-    /// Makes `command` start inside this cgroup (it must not change its uid itself).
+    /// Makes `command` start inside this cgroup (it must not change its uid itself: the
+    /// move is made after Command's own uid change, just before the exec).
     pub fn place(&self, command: &mut Command) {
-        let procs = self.dir.join("cgroup.procs");
-        // SAFETY: only async-signal-safe calls between fork and exec: open, write, close.
+        use rustix::fs::{Mode, OFlags};
+        // Opened here, before the fork: between fork and exec nothing may allocate.
+        let procs = rustix::fs::open(self.dir.join("cgroup.procs"), OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .expect("open cgroup.procs");
+        // SAFETY: the closure makes one async-signal-safe call, write(2) of a static byte to
+        // an open descriptor, and allocates nothing (an OS error is a code, not a heap value).
+        // "0" moves the writing process itself.
         unsafe {
             command.pre_exec(move || {
-                let pid = std::process::id().to_string();
-                std::fs::write(&procs, pid.as_bytes())
+                if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) == 1 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
             });
         }
     }
@@ -372,10 +426,10 @@ impl TestCgroup {
     pub fn wait_started(&self, count: usize) -> bool {
         let this_test = std::env::current_exe().ok();
         let started = |pid: &i32| {
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            let exe = exe_of(*pid);
             exe.is_some() && exe != this_test && exe.as_deref() != Some(Path::new("/usr/bin/setpriv"))
         };
-        wait_for(Duration::from_secs(5), || {
+        wait_for(START_LIMIT, || {
             let pids = self.pids();
             pids.len() >= count && pids.iter().all(started)
         })
@@ -418,10 +472,10 @@ impl Drop for TestCgroup {
     }
 }
 
-/// A foreground watcher whose stderr lines arrive on a channel.
+/// A foreground watcher whose stderr lines arrive on a channel, each with when it was read.
 pub struct Watcher {
     pub child: Child,
-    pub lines: std::sync::mpsc::Receiver<String>,
+    pub lines: std::sync::mpsc::Receiver<(Instant, String)>,
     pub seen: Vec<String>,
 }
 
@@ -433,16 +487,28 @@ impl Watcher {
         Watcher::spawn(command)
     }
 
-    /// Starts a prepared xexit command and waits for its "started" line.
-    pub fn spawn(mut command: Command) -> Watcher {
+    /// Starts a prepared xexit command and waits for its "started" line; its lines are
+    /// copied to stderr as they come.
+    pub fn spawn(command: Command) -> Watcher {
+        Watcher::spawn_echoing(command, true)
+    }
+
+    /// Like `spawn`, without copying the lines to stderr (for the demo's and the bench's output).
+    pub fn spawn_quiet(command: Command) -> Watcher {
+        Watcher::spawn_echoing(command, false)
+    }
+
+    fn spawn_echoing(mut command: Command, echo: bool) -> Watcher {
         let mut child =
             command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start xexit");
         let (tx, lines) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[xexit] {line}");
-                if tx.send(line).is_err() {
+                if echo {
+                    eprintln!("[xexit] {line}");
+                }
+                if tx.send((Instant::now(), line)).is_err() {
                     return;
                 }
             }
@@ -458,7 +524,7 @@ impl Watcher {
             return Some(line.clone());
         }
         let deadline = Instant::now() + limit;
-        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok((_, line)) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             self.seen.push(line.clone());
             if line.contains(text) {
                 return Some(line);
@@ -481,7 +547,7 @@ impl Watcher {
         }
     }
 
-    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+    pub fn signal(&self, signal: Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
     }
 }

@@ -180,8 +180,9 @@ mod tests {
 
     #[test]
     fn a_held_process_that_exited_is_signalled_no_more() {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let process = held(&child);
+        child.kill().unwrap();
         child.wait().unwrap();
         // The PID is free now and may be reused; the pidfd still names the dead process.
         assert!(process.has_exited());

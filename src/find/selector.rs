@@ -53,7 +53,7 @@ impl FromStr for Selector {
                     if path.is_empty() {
                         return Err("'cgroup:' needs a PATH, e.g. cgroup:/user.slice/user-1000.slice".into());
                     }
-                    Selector::CgroupPath(format!("/{}", path.trim_matches('/')))
+                    Selector::CgroupPath(normal_cgroup_path(path).map_err(|why| format!("'{text}': {why}"))?)
                 } else if let Some(spec) = text.strip_prefix("env:") {
                     let (name, value) = match spec.split_once('=') {
                         Some((name, value)) => (name, Some(value)),
@@ -74,6 +74,20 @@ impl FromStr for Selector {
             }
         })
     }
+}
+
+/// A cgroup path as the kernel writes it in /proc/PID/cgroup: `/` and names, without `.`,
+/// empty components or a trailing `/`. `..` is refused, so the path never leaves what it names.
+fn normal_cgroup_path(path: &str) -> Result<String, String> {
+    let mut normal = String::new();
+    for component in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if component == ".." {
+            return Err("'..' is not allowed in a cgroup path: name the cgroup itself".into());
+        }
+        normal.push('/');
+        normal.push_str(component);
+    }
+    Ok(if normal.is_empty() { "/".into() } else { normal })
 }
 
 impl fmt::Display for Selector {
@@ -189,7 +203,8 @@ fn checked_cgroup(cgroup: Cgroup, selector: &Selector) -> Result<Scope, Error> {
     if cgroup.path == "/" {
         return Err(Error::RootCgroup { selector: selector.clone(), path: cgroup.path });
     }
-    if !cgroup.dir().is_dir() {
+    // cgroupfs has no symlinks; a symlink here is not the hierarchy's, and is not followed.
+    if !std::fs::symlink_metadata(cgroup.dir()).is_ok_and(|meta| meta.is_dir()) {
         return Err(Error::NoSuchCgroup { selector: selector.clone(), dir: cgroup.dir() });
     }
     Ok(Scope::Cgroup(cgroup))
@@ -212,6 +227,15 @@ mod tests {
         assert!("env:=x".parse::<Selector>().unwrap_err().contains("needs a variable name"));
         assert!("env:A=".parse::<Selector>().unwrap_err().contains("empty value"));
         assert!("cgroup:".parse::<Selector>().unwrap_err().contains("needs a PATH"));
+        for spelling in ["/p/./s", "/p//s", "p/s/", "//p/s/.", "./p/s"] {
+            let parsed = format!("cgroup:{spelling}").parse::<Selector>();
+            assert_eq!(parsed, Ok(Selector::CgroupPath("/p/s".into())), "{spelling}");
+        }
+        for escape in ["/p/s/..", "/p/s/../s", "/../p", ".."] {
+            let refused = format!("cgroup:{escape}").parse::<Selector>().unwrap_err();
+            assert!(refused.contains("'..' is not allowed"), "{escape}: {refused}");
+        }
+        assert_eq!("cgroup:/./".parse(), Ok(Selector::CgroupPath("/".into())));
         assert!("bogus".parse::<Selector>().unwrap_err().contains("unknown selector 'bogus'"));
     }
 

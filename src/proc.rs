@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -114,19 +114,6 @@ impl ProcReader {
         Ok(&self.buf[..len])
     }
 
-    /// `then` of the whole of /proc/PID/FILE and the file, still open (see `owner`).
-    pub fn read_then<T>(
-        &mut self,
-        pid: i32,
-        file: &str,
-        then: impl FnOnce(&[u8], BorrowedFd<'_>) -> T,
-    ) -> io::Result<T> {
-        let (fd, len) = self.open_and_read(pid, file)?;
-        let result = then(&self.buf[..len], fd.as_fd());
-        self.to_close.push(fd);
-        Ok(result)
-    }
-
     fn open_and_read(&mut self, pid: i32, file: &str) -> io::Result<(OwnedFd, usize)> {
         if self.to_close.len() >= CLOSE_BATCH {
             crate::sys::close_all(std::mem::take(&mut self.to_close));
@@ -175,12 +162,6 @@ impl Drop for ProcReader {
     fn drop(&mut self) {
         crate::sys::close_all(std::mem::take(&mut self.to_close));
     }
-}
-
-/// The owner of an open /proc/PID file: for a dumpable process's environ, its effective
-/// uid; for a non-dumpable one, root.
-pub fn owner(file: BorrowedFd<'_>) -> Option<u32> {
-    rustix::fs::fstat(file).ok().map(|st| st.st_uid)
 }
 
 /// Reads `fd` to its end into `buf`, growing it up to MAX_FILE; the length read.
@@ -331,12 +312,10 @@ mod tests {
     }
 
     #[test]
-    fn a_file_is_read_whole_and_its_owner_is_that_of_the_process() {
+    fn a_file_is_read_whole_and_a_missing_one_is_an_error() {
         let mut reader = ProcReader::new().unwrap();
         let own = std::process::id() as i32;
-        let (size, owner) = reader.read_then(own, "environ", |environ, file| (environ.len(), owner(file))).unwrap();
-        assert!(size > 0);
-        assert_eq!(owner, Some(rustix::process::geteuid().as_raw()));
+        assert!(!reader.read(own, "environ").unwrap().is_empty());
         assert!(reader.read(i32::MAX, "environ").is_err());
     }
 }

@@ -64,12 +64,10 @@ impl fmt::Display for Member {
 /// How much a sweep finds out about each member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Detail {
-    /// Enough to decide: a tagged process's owner may come from its environ file's owner.
+    /// Enough to decide.
     Plain,
     /// As Plain, and the command line, for `list`.
     Commands,
-    /// Every check from /proc/PID/status (real and effective uid), right before a signal.
-    Confirm,
 }
 
 /// One pass over the session's processes.

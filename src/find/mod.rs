@@ -8,7 +8,6 @@ mod unreadable;
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::time::Instant;
 
@@ -75,10 +74,7 @@ pub struct Session {
 
 /// What reading the tag from a process's environment tells.
 enum Tag {
-    /// The tag matches; `owner` is the environ file's (see `proc::owner`).
-    Same {
-        owner: Option<u32>,
-    },
+    Same,
     Other,
     Absent,
     Unreadable,
@@ -158,7 +154,7 @@ impl Session {
     /// Re-checks one process right before it is signalled (its pidfd already open): still in
     /// the session, still the user's, not spared. An unreadable one was decided by the sweep.
     pub fn confirm(&self, pid: i32, reader: &mut ProcReader) -> bool {
-        match self.examine(pid, reader, Detail::Confirm) {
+        match self.examine(pid, reader, Detail::Plain) {
             Examined::Member(m) => matches!(m.verdict, Verdict::Target | Verdict::Unreadable),
             _ => false,
         }
@@ -176,12 +172,9 @@ impl Session {
         let mut unreadable = false;
         match &self.scope {
             Scope::Env { .. } | Scope::Display { .. } => match self.read_tag(reader, pid) {
-                Tag::Same { owner } if detail != Detail::Confirm => {
-                    if let Some(member) = self.tagged_member(pid, owner, reader, detail) {
-                        return member;
-                    }
-                }
-                Tag::Same { .. } => {}
+                // Its owner comes from its status below, not from its environ file, which
+                // shows only the effective uid (a setuid helper keeps root as its real uid).
+                Tag::Same => {}
                 Tag::Unreadable => unreadable = true,
                 Tag::Other => return Examined::OtherTag,
                 Tag::Absent => return Examined::Untagged,
@@ -219,24 +212,6 @@ impl Session {
         Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
     }
 
-    /// A tagged process whose environ file the user owns is the user's, dumpable, and so
-    /// neither a kernel thread nor a zombie (those have no environment): no status read is
-    /// needed. Anything else takes the full path.
-    fn tagged_member(&self, pid: i32, owner: Option<u32>, reader: &mut ProcReader, detail: Detail) -> Option<Examined> {
-        let owner = owner?;
-        if self.uid != Some(owner) || owner == 0 || is_self(pid) || pid == 1 {
-            return None;
-        }
-        let name = if self.spare.is_empty() {
-            String::new()
-        } else {
-            reader.read_string(pid, "comm").ok()?.trim_end().to_string()
-        };
-        let verdict = self.spared_as(pid, &name).map_or(Verdict::Target, Verdict::Spared);
-        let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &name));
-        Some(Examined::Member(Member { pid, uid: owner, name, verdict, command }))
-    }
-
     /// The `--spare` NAME that matches the process's name, executable path, or its file name.
     fn spared_as(&self, pid: i32, name: &str) -> Option<String> {
         if self.spare.is_empty() {
@@ -256,13 +231,12 @@ impl Session {
 
     fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {
         let Some(name) = self.scope.tag_name() else { return Tag::Absent };
-        let tag = |environ: &[u8], file: BorrowedFd<'_>| match proc::env_value(environ, name) {
-            Some(found) if self.scope.tag_matches(found) => Tag::Same { owner: proc::owner(file) },
-            Some(_) => Tag::Other,
-            None => Tag::Absent,
-        };
-        match reader.read_then(pid, "environ", tag) {
-            Ok(tag) => tag,
+        match reader.read(pid, "environ") {
+            Ok(environ) => match proc::env_value(environ, name) {
+                Some(found) if self.scope.tag_matches(found) => Tag::Same,
+                Some(_) => Tag::Other,
+                None => Tag::Absent,
+            },
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
             Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Unreadable,
             Err(_) => Tag::Gone,

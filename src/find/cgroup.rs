@@ -56,7 +56,8 @@ impl Cgroup {
         })
     }
 
-    /// Every PID listed in this cgroup and its descendants.
+    /// Every PID listed in this cgroup and its descendants. A cgroup removed while it is
+    /// walked was empty (only an empty cgroup can be removed), so it adds nothing.
     pub fn pids(&self) -> Result<BTreeSet<i32>, ReadError> {
         let mut pids = BTreeSet::new();
         let mut dirs = vec![self.dir()];
@@ -64,11 +65,14 @@ impl Cgroup {
             let procs = dir.join("cgroup.procs");
             match std::fs::read_to_string(&procs) {
                 Ok(text) => pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
-                // A child cgroup removed while we walk is no error.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && dir != self.dir() => continue,
+                Err(e) if is_removed(&e) => continue,
                 Err(e) => return Err(ReadError::new(procs.display(), e)),
             }
-            let entries = std::fs::read_dir(&dir).map_err(|e| ReadError::new(dir.display(), e))?;
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if is_removed(&e) => continue,
+                Err(e) => return Err(ReadError::new(dir.display(), e)),
+            };
             for entry in entries.flatten() {
                 if entry.file_type().is_ok_and(|t| t.is_dir()) {
                     dirs.push(entry.path());
@@ -96,6 +100,12 @@ impl Cgroup {
         wait_unpopulated(&self.dir().join("cgroup.events"), deadline);
         true
     }
+}
+
+/// The errors of a cgroup removed under our feet: gone from its parent (ENOENT), or removed
+/// while one of its files was open (ENODEV).
+fn is_removed(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::NotFound || error.raw_os_error() == Some(rustix::io::Errno::NODEV.raw_os_error())
 }
 
 /// Waits for `populated 0` in cgroup.events; the kernel flags a change with POLLPRI.

@@ -141,6 +141,9 @@ impl Session {
                 Examined::Member(m) => sweep.members.push(m),
                 Examined::Foreign => sweep.scope_has_others = true,
                 Examined::OtherTag => other_tags.push(pid),
+                // A PID the cgroup lists that cannot be examined (hidden by hidepid, or another
+                // PID namespace's) is not known to be the session's: no cgroup.kill then.
+                Examined::Outside if matches!(self.scope, Scope::Cgroup(_)) => sweep.scope_has_others = true,
                 Examined::Untagged | Examined::Outside => {}
             }
         }

@@ -167,6 +167,14 @@ impl end::Targets for SessionTargets<'_> {
         self.session.kill_all(&self.last, deadline)
     }
 
+    fn children(&mut self, pid: i32) -> Vec<i32> {
+        crate::proc::children(pid)
+    }
+
+    fn surely_empty(&mut self) -> bool {
+        self.session.surely_empty()
+    }
+
     fn describe(&mut self, pid: i32) -> String {
         let name = self.last.members.iter().find(|m| m.pid == pid).map(|m| m.name.clone()).unwrap_or_default();
         let state = self.reader.state(pid);

@@ -10,6 +10,11 @@ use crate::process::{ProcessRef, Signal, needs_cont, parse_signal, signal_name, 
 
 /// How often the session is looked at again for new processes while a round waits.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
+/// How long the session must look empty, look after look, before it is taken as empty: one
+/// look can miss a process that forks a child and exits while /proc is read (a PID hopper).
+const SETTLE: Duration = Duration::from_millis(100);
+/// The looks made over SETTLE after one that saw nothing.
+const SETTLE_LOOKS: u32 = 3;
 
 /// One signal and how long to wait after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +69,11 @@ pub trait Targets {
     /// KILL to every target of the last look at once where that is safe (cgroup.kill), then
     /// waits for them until `deadline`; whether it was used.
     fn kill_all(&mut self, deadline: Instant) -> bool;
+    /// The children of `pid` (of all its threads), as the kernel lists them now.
+    fn children(&mut self, pid: i32) -> Vec<i32>;
+    /// Whether the session is empty for certain (a cgroup with nothing left in it), so that
+    /// an empty look needs no settling.
+    fn surely_empty(&mut self) -> bool;
     /// A survivor as the report names it: PID, state and command line.
     fn describe(&mut self, pid: i32) -> String;
 }
@@ -114,8 +124,7 @@ impl<T: Targets> Rounds<'_, T> {
             let mut count = 0;
             let mut killed_all = false;
             loop {
-                let pids = self.targets.look()?;
-                self.leftovers.retain(|l| !l.has_exited());
+                let pids = self.look_settled()?;
                 if pids.is_empty() && self.leftovers.is_empty() {
                     log_round(step, count, started);
                     log::info!(
@@ -141,7 +150,7 @@ impl<T: Targets> Rounds<'_, T> {
             log_round(step, count, started);
         }
         let mut survivors: Vec<String> =
-            self.targets.look()?.into_iter().map(|pid| self.targets.describe(pid)).collect();
+            self.look_settled()?.into_iter().map(|pid| self.targets.describe(pid)).collect();
         survivors.extend(self.leftovers.iter().map(|l| format!("{} (left by a hook)", l.pid())));
         for survivor in &survivors {
             log::warn!("survived: {survivor}");
@@ -149,24 +158,49 @@ impl<T: Targets> Rounds<'_, T> {
         Ok(Report { survivors })
     }
 
-    /// Signals those of `pids` not yet signalled this round, each held and confirmed first so
-    /// that whatever the PID names later, the signal goes to the process checked, or nowhere.
-    /// Returns how many it reached.
+    /// The session's targets now; when a look sees none (and no leftover of a hook lives), it
+    /// is only believed once looks over SETTLE all agree, unless the session is surely empty.
+    fn look_settled(&mut self) -> Result<Vec<i32>, T::Error> {
+        let mut pids = self.targets.look()?;
+        self.leftovers.retain(|l| !l.has_exited());
+        let mut looks = 0;
+        while pids.is_empty() && self.leftovers.is_empty() && looks < SETTLE_LOOKS && !self.targets.surely_empty() {
+            std::thread::sleep(SETTLE / SETTLE_LOOKS);
+            pids = self.targets.look()?;
+            looks += 1;
+        }
+        Ok(pids)
+    }
+
+    /// Signals those of `pids` not yet signalled this round, and the children they have made.
+    /// Each is held and confirmed first, so that whatever the PID names later, the signal goes
+    /// to the process checked or nowhere; then stopped (STOP cannot be ignored), so that it
+    /// neither forks nor exits while its children are read: a process that forks its successor
+    /// and exits is followed down its line. Returns how many it reached.
     fn signal_new(&mut self, pids: &[i32], signal: Signal, done: &mut HashSet<i32>) -> usize {
-        let mut reached = 0;
-        for &pid in pids {
+        let mut held = Vec::new();
+        let mut queue = pids.to_vec();
+        while let Some(pid) = queue.pop() {
             if !done.insert(pid) {
                 continue;
             }
             let targets = &mut *self.targets;
             match ProcessRef::open_verified(pid, || targets.confirm(pid)) {
-                Ok(Some(process)) if process.signal(signal) => {
-                    reached += 1;
-                    self.ever_signalled.insert(pid);
-                    self.alive.push(process);
+                Ok(Some(process)) if process.stop() => {
+                    queue.extend(self.targets.children(pid));
+                    held.push(process);
                 }
                 Ok(_) => {}
                 Err(e) => log::warn!("cannot hold process {pid} to signal it: {e}"),
+            }
+        }
+        let mut reached = 0;
+        for process in held {
+            // After KILL a stopped process dies as it is; any other signal is followed by CONT.
+            if process.signal(signal) {
+                reached += 1;
+                self.ever_signalled.insert(process.pid());
+                self.alive.push(process);
             }
         }
         for leftover in &self.leftovers {

@@ -39,19 +39,27 @@ impl ProcessRef {
     /// Sends `signal`, and CONT after it where a stopped process would not act on it.
     /// Returns whether the process was there to receive it.
     pub fn signal(&self, signal: Signal) -> bool {
+        let delivered = self.send(signal);
+        if delivered && needs_cont(signal) {
+            self.send(Signal::CONT);
+        }
+        delivered
+    }
+
+    fn send(&self, signal: Signal) -> bool {
         match rustix::process::pidfd_send_signal(&self.pidfd, signal) {
-            Ok(()) => {
-                if needs_cont(signal) {
-                    let _ = rustix::process::pidfd_send_signal(&self.pidfd, Signal::CONT);
-                }
-                true
-            }
+            Ok(()) => true,
             Err(rustix::io::Errno::SRCH) => false,
             Err(e) => {
                 log::warn!("cannot signal {}: {e}", self.pid);
                 false
             }
         }
+    }
+
+    /// Stops the process (STOP cannot be caught or ignored); whether it was there.
+    pub fn stop(&self) -> bool {
+        self.send(Signal::STOP)
     }
 
     /// A pidfd turns readable when its process has exited.

@@ -82,6 +82,16 @@ impl Cgroup {
         Ok(pids)
     }
 
+    /// Whether no process is left in the cgroup or below it. On v2 cgroup.events says so
+    /// exactly: a process cannot leave the subtree unseen, however fast it forks. On a v1
+    /// hierarchy, an empty walk of cgroup.procs.
+    pub fn is_empty(&self) -> bool {
+        match self.kind {
+            HierarchyKind::Unified => populated(&self.dir().join("cgroup.events")) == Some(false),
+            HierarchyKind::Named(_) => self.pids().is_ok_and(|pids| pids.is_empty()),
+        }
+    }
+
     /// KILL to every process in the cgroup at once through cgroup.kill, where it is a v2
     /// cgroup this process may write; then waits until it is empty or `deadline` comes.
     /// Returns whether cgroup.kill was used.
@@ -111,9 +121,7 @@ fn is_removed(error: &io::Error) -> bool {
 /// Waits for `populated 0` in cgroup.events; the kernel flags a change with POLLPRI.
 fn wait_unpopulated(events: &Path, deadline: Instant) {
     let Ok(file) = std::fs::File::open(events) else { return };
-    let populated =
-        || std::fs::read_to_string(events).map(|t| t.lines().any(|l| l.trim() == "populated 1")).unwrap_or(false);
-    while populated() {
+    while populated(events) != Some(false) {
         let now = Instant::now();
         if now >= deadline {
             return;
@@ -121,6 +129,16 @@ fn wait_unpopulated(events: &Path, deadline: Instant) {
         let mut fds = [PollFd::new(&file, PollFlags::PRI)];
         let timeout = Timespec::try_from(deadline - now).ok();
         let _ = rustix::event::poll(&mut fds, timeout.as_ref());
+    }
+}
+
+/// The `populated` line of cgroup.events: whether any process is in the cgroup or below. A
+/// removed cgroup is empty; None when the file cannot be read.
+fn populated(events: &Path) -> Option<bool> {
+    match std::fs::read_to_string(events) {
+        Ok(text) => text.lines().find_map(|l| l.strip_prefix("populated ")).map(|v| v.trim() != "0"),
+        Err(e) if is_removed(&e) => Some(false),
+        Err(_) => None,
     }
 }
 

@@ -124,7 +124,10 @@ impl Session {
         let examined = match &self.scope {
             Scope::Cgroup(cgroup) => cgroup.pids()?.into_iter().map(|pid| (pid, examine(pid, reader))).collect(),
             _ => {
-                let pids = proc::list_pids().map_err(|e| ReadError::new("/proc", e))?;
+                let mut pids = proc::list_pids().map_err(|e| ReadError::new("/proc", e))?;
+                // Newest first: a process that lives a few milliseconds (a PID hopper's
+                // latest) is read right after the listing, before it is gone.
+                pids.sort_unstable_by(|a, b| b.cmp(a));
                 proc::scan(pids, reader, examine)
             }
         };
@@ -168,6 +171,12 @@ impl Session {
     pub fn kill_all(&self, sweep: &Sweep, deadline: Instant) -> bool {
         let Scope::Cgroup(cgroup) = &self.scope else { return false };
         !sweep.scope_has_others && cgroup.kill_all(deadline)
+    }
+
+    /// Whether the session is surely empty now, without a look at /proc: only a cgroup can
+    /// say so (see `Cgroup::is_empty`).
+    pub fn surely_empty(&self) -> bool {
+        matches!(&self.scope, Scope::Cgroup(cgroup) if cgroup.is_empty())
     }
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.

@@ -2,11 +2,36 @@
 //! again for new ones while each round waits, until none is left or the schedule runs out.
 
 use std::collections::HashSet;
+use std::io;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use crate::duration::parse_duration;
-use crate::process::{ProcessRef, Signal, needs_cont, parse_signal, signal_name, wait_any};
+use crate::error::Exit;
+use crate::process::{self, ProcessRef, Signal, needs_cont, parse_signal, signal_name, wait_any};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Look(E),
+    #[error(
+        "cannot hold process {pid} to signal it: {source}, even after letting go of every other process held (raise the open-files limit, ulimit -n)"
+    )]
+    Exhausted { pid: i32, source: io::Error },
+}
+
+impl<E> From<Error<E>> for crate::error::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    crate::error::Error: From<E>,
+{
+    fn from(error: Error<E>) -> Self {
+        match error {
+            Error::Look(e) => e.into(),
+            exhausted => crate::error::Error::new(Exit::Failed, exhausted),
+        }
+    }
+}
 
 /// How often the session is looked at again for new processes while a round waits.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
@@ -61,7 +86,7 @@ impl FromStr for Schedule {
 
 /// How the rounds see the session: `end` never looks for processes itself.
 pub trait Targets {
-    type Error;
+    type Error: std::error::Error + 'static;
     /// The PIDs of the session's processes to signal, as they are now.
     fn look(&mut self) -> Result<Vec<i32>, Self::Error>;
     /// Whether `pid` is still a target, right before its signal; its pidfd is already open.
@@ -87,8 +112,17 @@ pub struct Report {
 
 /// Runs the schedule against `targets`; `leftovers` (what the hooks left running, outside
 /// the session's scope) are signalled with them.
-pub fn end<T: Targets>(targets: &mut T, schedule: &Schedule, leftovers: Vec<ProcessRef>) -> Result<Report, T::Error> {
-    Rounds { targets, alive: Vec::new(), leftovers, ever_signalled: HashSet::new() }.run(schedule)
+///
+/// The open-files limit is raised to its maximum first; half of it is the budget of pidfds
+/// held at once, and a session larger than that is signalled in batches.
+pub fn end<T: Targets>(
+    targets: &mut T,
+    schedule: &Schedule,
+    leftovers: Vec<ProcessRef>,
+) -> Result<Report, Error<T::Error>> {
+    let limit = process::raise_open_files_limit().unwrap_or(u64::MAX);
+    let budget = usize::try_from(limit / 2).unwrap_or(usize::MAX).max(8);
+    Rounds { targets, alive: Vec::new(), leftovers, ever_signalled: HashSet::new(), budget }.run(schedule)
 }
 
 /// Logs what the schedule would do to `pids`, and does nothing.
@@ -112,10 +146,12 @@ struct Rounds<'a, T> {
     alive: Vec<ProcessRef>,
     leftovers: Vec<ProcessRef>,
     ever_signalled: HashSet<i32>,
+    /// How many processes may be held (one pidfd each) at once.
+    budget: usize,
 }
 
 impl<T: Targets> Rounds<'_, T> {
-    fn run(&mut self, schedule: &Schedule) -> Result<Report, T::Error> {
+    fn run(&mut self, schedule: &Schedule) -> Result<Report, Error<T::Error>> {
         let started = Instant::now();
         for (index, step) in schedule.steps.iter().enumerate() {
             let is_last = index + 1 == schedule.steps.len();
@@ -140,7 +176,7 @@ impl<T: Targets> Rounds<'_, T> {
                     self.ever_signalled.extend(pids);
                     continue;
                 }
-                count += self.signal_new(&pids, step.signal, &mut signalled_this_round);
+                count += self.signal_new(&pids, step.signal, &mut signalled_this_round)?;
                 let now = Instant::now();
                 if now >= deadline {
                     break;
@@ -160,13 +196,13 @@ impl<T: Targets> Rounds<'_, T> {
 
     /// The session's targets now; when a look sees none (and no leftover of a hook lives), it
     /// is only believed once looks over SETTLE all agree, unless the session is surely empty.
-    fn look_settled(&mut self) -> Result<Vec<i32>, T::Error> {
-        let mut pids = self.targets.look()?;
+    fn look_settled(&mut self) -> Result<Vec<i32>, Error<T::Error>> {
+        let mut pids = self.targets.look().map_err(Error::Look)?;
         self.leftovers.retain(|l| !l.has_exited());
         let mut looks = 0;
         while pids.is_empty() && self.leftovers.is_empty() && looks < SETTLE_LOOKS && !self.targets.surely_empty() {
             std::thread::sleep(SETTLE / SETTLE_LOOKS);
-            pids = self.targets.look()?;
+            pids = self.targets.look().map_err(Error::Look)?;
             looks += 1;
         }
         Ok(pids)
@@ -177,12 +213,17 @@ impl<T: Targets> Rounds<'_, T> {
     /// to the process checked or nowhere; then stopped (STOP cannot be ignored), so that it
     /// neither forks nor exits while its children are read: a process that forks its successor
     /// and exits is followed down its line. Returns how many it reached.
-    fn signal_new(&mut self, pids: &[i32], signal: Signal, done: &mut HashSet<i32>) -> usize {
+    fn signal_new(&mut self, pids: &[i32], signal: Signal, done: &mut HashSet<i32>) -> Result<usize, Error<T::Error>> {
         let mut held = Vec::new();
+        let mut reached = 0;
         let mut queue = pids.to_vec();
+        let mut retried = None;
         while let Some(pid) = queue.pop() {
             if !done.insert(pid) {
                 continue;
+            }
+            if held.len() + self.alive.len() + self.leftovers.len() >= self.budget {
+                reached += self.free_budget(&mut held, signal);
             }
             let targets = &mut *self.targets;
             match ProcessRef::open_verified(pid, || targets.confirm(pid)) {
@@ -191,9 +232,37 @@ impl<T: Targets> Rounds<'_, T> {
                     held.push(process);
                 }
                 Ok(_) => {}
+                // Out of descriptors all the same: let go of all held, and try once more.
+                Err(e) if process::is_exhaustion(&e) && retried != Some(pid) => {
+                    reached += self.free_budget(&mut held, signal);
+                    retried = Some(pid);
+                    done.remove(&pid);
+                    queue.push(pid);
+                }
+                Err(e) if process::is_exhaustion(&e) => return Err(Error::Exhausted { pid, source: e }),
                 Err(e) => log::warn!("cannot hold process {pid} to signal it: {e}"),
             }
         }
+        reached += self.send(held, signal);
+        for leftover in &self.leftovers {
+            if done.insert(leftover.pid()) && leftover.signal(signal) {
+                reached += 1;
+                self.ever_signalled.insert(leftover.pid());
+            }
+        }
+        Ok(reached)
+    }
+
+    /// Makes room in the budget: lets go of the processes only waited on, and signals those
+    /// held (stopped) so far. Returns how many it reached.
+    fn free_budget(&mut self, held: &mut Vec<ProcessRef>, signal: Signal) -> usize {
+        let reached = self.send(std::mem::take(held), signal);
+        self.alive.clear();
+        reached
+    }
+
+    /// Signals each of `held`; those reached are waited on. Returns how many it reached.
+    fn send(&mut self, held: Vec<ProcessRef>, signal: Signal) -> usize {
         let mut reached = 0;
         for process in held {
             // After KILL a stopped process dies as it is; any other signal is followed by CONT.
@@ -201,12 +270,6 @@ impl<T: Targets> Rounds<'_, T> {
                 reached += 1;
                 self.ever_signalled.insert(process.pid());
                 self.alive.push(process);
-            }
-        }
-        for leftover in &self.leftovers {
-            if done.insert(leftover.pid()) && leftover.signal(signal) {
-                reached += 1;
-                self.ever_signalled.insert(leftover.pid());
             }
         }
         reached

@@ -44,10 +44,11 @@ pub fn scan<T: Send>(
     pids: Vec<i32>,
     reader: &mut ProcReader,
     examine: impl Fn(i32, &mut ProcReader) -> T + Sync,
-) -> Vec<(i32, T)> {
+) -> io::Result<Vec<(i32, T)>> {
     let helpers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) - 1;
     if helpers == 0 {
-        return pids.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
+        let all = pids.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
+        return reader.take_exhausted().map_or(Ok(all), Err);
     }
     let (tx, rx) = std::sync::mpsc::channel::<Vec<i32>>();
     let rx = std::sync::Mutex::new(rx);
@@ -66,7 +67,8 @@ pub fn scan<T: Send>(
                     // A helper that cannot set up leaves its chunks to the others.
                     crate::sys::unshare_fd_table().ok()?;
                     let mut own = ProcReader::new().ok()?;
-                    Some(examine_chunks(&mut own))
+                    let examined = examine_chunks(&mut own);
+                    Some((examined, own.take_exhausted()))
                 })
             })
             .collect();
@@ -75,10 +77,14 @@ pub fn scan<T: Send>(
         }
         drop(tx);
         let mut all = examine_chunks(reader);
+        let mut exhausted = reader.take_exhausted();
         for worker in workers {
-            all.extend(worker.join().ok().flatten().unwrap_or_default());
+            if let Some((examined, worker_exhausted)) = worker.join().ok().flatten() {
+                all.extend(examined);
+                exhausted = exhausted.or(worker_exhausted);
+            }
         }
-        all
+        exhausted.map_or(Ok(all), Err)
     })
 }
 
@@ -96,15 +102,29 @@ pub struct ProcReader {
     buf: Vec<u8>,
     /// Files read and not closed yet.
     to_close: Vec<OwnedFd>,
+    close_batch: usize,
+    /// The first time a read failed because xexit ran out of descriptors or memory: the
+    /// process read is then unknown, not gone, and the sweep must fail.
+    exhausted: Option<io::Error>,
 }
 
-/// How many files stay open before they are closed together.
-const CLOSE_BATCH: usize = 256;
+/// How many files stay open before they are closed together, at most: fewer where the
+/// open-files limit is low, so that the scan threads together hold a small share of it.
+const CLOSE_BATCH: usize = 64;
 
 impl ProcReader {
     pub fn new() -> io::Result<Self> {
         let proc = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(ProcReader { proc, path: String::new(), buf: vec![0; 64 * 1024], to_close: Vec::new() })
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(u64::MAX);
+        let close_batch = usize::try_from(limit / 64).unwrap_or(CLOSE_BATCH).clamp(1, CLOSE_BATCH);
+        Ok(ProcReader {
+            proc,
+            path: String::new(),
+            buf: vec![0; 64 * 1024],
+            to_close: Vec::new(),
+            close_batch,
+            exhausted: None,
+        })
     }
 
     /// The whole of /proc/PID/FILE.
@@ -115,14 +135,29 @@ impl ProcReader {
     }
 
     fn open_and_read(&mut self, pid: i32, file: &str) -> io::Result<(OwnedFd, usize)> {
-        if self.to_close.len() >= CLOSE_BATCH {
+        if self.to_close.len() >= self.close_batch {
             crate::sys::close_all(std::mem::take(&mut self.to_close));
         }
         self.path.clear();
         let _ = write!(self.path, "{pid}/{file}");
-        let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-        let len = read_whole(&fd, &mut self.buf)?;
-        Ok((fd, len))
+        let result =
+            rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(io::Error::from)
+                .and_then(|fd| Ok((read_whole(&fd, &mut self.buf)?, fd)));
+        match result {
+            Ok((len, fd)) => Ok((fd, len)),
+            Err(e) => {
+                if crate::process::is_exhaustion(&e) && self.exhausted.is_none() {
+                    self.exhausted = e.raw_os_error().map(io::Error::from_raw_os_error);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The error that made a read fail for want of descriptors or memory, once.
+    pub fn take_exhausted(&mut self) -> Option<io::Error> {
+        self.exhausted.take()
     }
 
     /// The State: line of /proc/PID/status, e.g. "D (disk sleep)".

@@ -73,6 +73,28 @@ impl ProcessRef {
     }
 }
 
+/// Raises the soft limit of open files to the hard one (one pidfd per process held), and
+/// returns the limit now in force (None: unlimited).
+pub fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return limit.maximum;
+        }
+    }
+    limit.current
+}
+
+/// Whether an error means xexit ran out of something (descriptors, memory), which says
+/// nothing about the process it was reading or holding: never take it for "gone".
+pub fn is_exhaustion(error: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let code = error.raw_os_error();
+    [Errno::MFILE, Errno::NFILE, Errno::NOMEM, Errno::NOBUFS].iter().any(|e| code == Some(e.raw_os_error()))
+}
+
 /// Whether `pid` is the xexit process asking, now: after detaching, xexit is the forked
 /// child, so the PID is looked up at each check, never remembered.
 pub fn is_self(pid: i32) -> bool {

@@ -36,13 +36,19 @@ pub enum Error {
     Read(#[from] ReadError),
     #[error("cannot open /proc: {0}")]
     Proc(io::Error),
+    #[error(
+        "cannot read /proc: {0}: xexit ran out of descriptors or memory, so what it did not read is unknown (raise the open-files limit, ulimit -n)"
+    )]
+    Exhausted(io::Error),
 }
 
 impl From<Error> for crate::error::Error {
     /// Everything but a failed read is a problem with the options or the setup.
     fn from(error: Error) -> Self {
         let exit = match &error {
-            Error::Read(_) | Error::Proc(_) | Error::Selector(selector::Error::Read(_)) => Exit::Failed,
+            Error::Read(_) | Error::Proc(_) | Error::Exhausted(_) | Error::Selector(selector::Error::Read(_)) => {
+                Exit::Failed
+            }
             _ => Exit::Usage,
         };
         crate::error::Error::new(exit, error)
@@ -122,13 +128,16 @@ impl Session {
     pub fn sweep(&self, reader: &mut ProcReader, detail: Detail) -> Result<Sweep, Error> {
         let examine = |pid, reader: &mut ProcReader| self.examine(pid, reader, detail);
         let examined = match &self.scope {
-            Scope::Cgroup(cgroup) => cgroup.pids()?.into_iter().map(|pid| (pid, examine(pid, reader))).collect(),
+            Scope::Cgroup(cgroup) => {
+                let examined = cgroup.pids()?.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
+                reader.take_exhausted().map_or(Ok(examined), Err).map_err(Error::Exhausted)?
+            }
             _ => {
                 let mut pids = proc::list_pids().map_err(|e| ReadError::new("/proc", e))?;
                 // Newest first: a process that lives a few milliseconds (a PID hopper's
                 // latest) is read right after the listing, before it is gone.
                 pids.sort_unstable_by(|a, b| b.cmp(a));
-                proc::scan(pids, reader, examine)
+                proc::scan(pids, reader, examine).map_err(Error::Exhausted)?
             }
         };
         let mut sweep = Sweep::default();

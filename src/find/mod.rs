@@ -8,7 +8,6 @@ mod unreadable;
 
 use std::collections::HashMap;
 use std::io;
-use std::path::Path;
 use std::time::Instant;
 
 use self::member::Examined;
@@ -26,6 +25,8 @@ pub enum Error {
     Selector(#[from] selector::Error),
     #[error("--user {0}: no such user")]
     UnknownUser(String),
+    #[error("--spare {0}: {1}: give the program's path, or a name found in PATH")]
+    UnknownSpare(String, String),
     #[error("--user {0}: only root may name another user than itself")]
     NotRoot(String),
     #[error("running as root, --session {0} needs --user USER: root's own processes are never ended this way")]
@@ -75,7 +76,31 @@ pub struct Session {
     /// The user's name, for XEXIT_USER (empty when any user).
     pub user_name: String,
     rule: Rule,
-    spare: Vec<String>,
+    spare: Vec<SpareProgram>,
+}
+
+/// A `--spare` program: the file its name or path names, by identity (device and inode), so
+/// that neither a name a process gives itself nor a copy or a bind mount passes for it.
+#[derive(Clone, Debug)]
+struct SpareProgram {
+    given: String,
+    device: u64,
+    inode: u64,
+}
+
+impl SpareProgram {
+    /// A path is taken as it is; a bare name is looked up in PATH, as a shell would.
+    fn resolve(given: &str) -> Result<SpareProgram, Error> {
+        let path = if given.contains('/') {
+            Some(std::path::PathBuf::from(given))
+        } else {
+            std::env::var_os("PATH")
+                .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(given)).find(|p| p.is_file()))
+        };
+        let path = path.ok_or_else(|| Error::UnknownSpare(given.to_string(), "no such program in PATH".into()))?;
+        let stat = rustix::fs::stat(&path).map_err(|e| Error::UnknownSpare(given.to_string(), e.to_string()))?;
+        Ok(SpareProgram { given: given.to_string(), device: stat.st_dev, inode: stat.st_ino })
+    }
 }
 
 /// What reading the tag from a process's environment tells.
@@ -90,6 +115,7 @@ enum Tag {
 impl Session {
     /// Resolves the options into a session, or says what to fix.
     pub fn resolve(options: &SessionOptions) -> Result<Session, Error> {
+        let spare = options.spare.iter().map(|given| SpareProgram::resolve(given)).collect::<Result<_, _>>()?;
         let is_root = rustix::process::geteuid().is_root();
         let user = options.user.as_deref().map(lookup_user).transpose()?;
         if let Some((uid, name)) = &user
@@ -112,7 +138,7 @@ impl Session {
             return Err(Error::RootTarget(options.user.clone().unwrap_or_else(|| "root".into())));
         }
         let rule = Rule { policy: options.unreadable, uid, audit_session: proc::audit_session("self") };
-        let session = Session { scope, uid, user_name, rule, spare: options.spare.clone() };
+        let session = Session { scope, uid, user_name, rule, spare };
         log::debug!("session {} of {}", session.scope, session.user_label());
         Ok(session)
     }
@@ -224,7 +250,7 @@ impl Session {
         if is_self(pid) || pid == 1 || !users_own || root_protected {
             return Examined::Foreign;
         }
-        let verdict = match self.spared_as(pid, &status.name) {
+        let verdict = match self.spared_as(pid) {
             Some(name) => Verdict::Spared(name),
             None if unreadable => Verdict::Unreadable,
             None => Verdict::Target,
@@ -233,21 +259,15 @@ impl Session {
         Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
     }
 
-    /// The `--spare` NAME that matches the process's name, executable path, or its file name.
-    fn spared_as(&self, pid: i32, name: &str) -> Option<String> {
+    /// The `--spare` program the process runs: its executable's identity, as the kernel
+    /// holds it (/proc/PID/exe), against each spared file's.
+    fn spared_as(&self, pid: i32) -> Option<String> {
         if self.spare.is_empty() {
             return None;
         }
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-        let exe_name = exe.as_deref().and_then(Path::file_name);
-        self.spare
-            .iter()
-            .find(|spare| {
-                spare.as_str() == name
-                    || exe.as_deref() == Some(Path::new(spare.as_str()))
-                    || exe_name.is_some_and(|n| n == spare.as_str())
-            })
-            .cloned()
+        let exe = rustix::fs::stat(format!("/proc/{pid}/exe")).ok()?;
+        let runs = |spare: &&SpareProgram| spare.device == exe.st_dev && spare.inode == exe.st_ino;
+        self.spare.iter().find(runs).map(|spare| spare.given.clone())
     }
 
     fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {

@@ -308,6 +308,12 @@ pub fn audit_session(who: &str) -> Option<u32> {
     text.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
 }
 
+/// The login uid of /proc/WHO (pam_loginuid: the user who logged in); None where unset.
+pub fn login_uid(who: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{who}/loginuid")).ok()?;
+    text.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
+}
+
 /// The value of NAME in a NUL-separated environment block (the first one, as getenv finds).
 pub fn env_value<'a>(environ: &'a [u8], name: &str) -> Option<&'a [u8]> {
     environ

@@ -216,6 +216,12 @@ fn unescape_mount(field: &str) -> String {
     out + rest
 }
 
+/// The login session cgroup xexit runs in (see `is_login_scope`), if any.
+pub fn login_cgroup() -> Result<Option<Cgroup>, ReadError> {
+    let session_id = std::env::var("XDG_SESSION_ID").ok();
+    Ok(Mounts::read()?.own_cgroup()?.filter(|c| is_login_scope(c, session_id.as_deref())))
+}
+
 /// Whether the cgroup is a login session's: systemd's `session-N.scope`, or one whose last
 /// component names the session ID that pam_systemd or pam_elogind set in XDG_SESSION_ID
 /// (`/c1` under elogind, `/user/alice/3` under early pam_systemd).

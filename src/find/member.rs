@@ -6,6 +6,9 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Target,
+    /// Without the session's tag (its environment cleared or overwritten), but tied to the
+    /// session's login: why.
+    Tied(String),
     /// Matched by `--spare`.
     Spared(String),
     /// Its environment could not be read; decided once the whole sweep is known.
@@ -18,13 +21,14 @@ pub enum Verdict {
 
 impl Verdict {
     pub fn is_target(&self) -> bool {
-        matches!(self, Verdict::Target | Verdict::UnreadableTarget(_))
+        matches!(self, Verdict::Target | Verdict::Tied(_) | Verdict::UnreadableTarget(_))
     }
 
     /// How `list` marks it; empty for plain targets.
     pub fn mark(&self) -> String {
         match self {
             Verdict::Target => String::new(),
+            Verdict::Tied(_) => " [no tag: same login]".into(),
             Verdict::Spared(name) => format!(" [spared: --spare {name}]"),
             Verdict::Unreadable | Verdict::UnreadableTarget(_) => " [environment unreadable: ended]".into(),
             Verdict::UnreadableSpared(_) => " [environment unreadable: spared]".into(),
@@ -36,6 +40,7 @@ impl Verdict {
     pub fn notable_reason(&self) -> Option<String> {
         match self {
             Verdict::Spared(name) => Some(format!("--spare {name}")),
+            Verdict::Tied(why) => Some(format!("no tag in its environment, but {why}")),
             Verdict::UnreadableTarget(why) | Verdict::UnreadableSpared(why) => {
                 Some(format!("environment unreadable, {why}"))
             }

@@ -77,6 +77,10 @@ pub struct Session {
     pub user_name: String,
     rule: Rule,
     spare: Vec<SpareProgram>,
+    /// For the env and display scopes: xexit's audit login session, where it runs in a login
+    /// of the target user (its loginuid), and the login session cgroup it runs in, if any.
+    login_audit: Option<u32>,
+    login_cgroup: Option<cgroup::Cgroup>,
 }
 
 /// A `--spare` program: the file its name or path names, by identity (device and inode), so
@@ -138,7 +142,14 @@ impl Session {
             return Err(Error::RootTarget(options.user.clone().unwrap_or_else(|| "root".into())));
         }
         let rule = Rule { policy: options.unreadable, uid, audit_session: proc::audit_session("self") };
-        let session = Session { scope, uid, user_name, rule, spare };
+        let (login_audit, login_cgroup) = match scope {
+            Scope::Env { .. } | Scope::Display { .. } => {
+                let own_login = uid.is_some() && proc::login_uid("self") == uid;
+                (rule.audit_session.filter(|_| own_login), cgroup::login_cgroup()?)
+            }
+            Scope::Cgroup(_) | Scope::User => (None, None),
+        };
+        let session = Session { scope, uid, user_name, rule, spare, login_audit, login_cgroup };
         log::debug!("session {} of {}", session.scope, session.user_label());
         Ok(session)
     }
@@ -196,7 +207,7 @@ impl Session {
     /// the session, still the user's, not spared. An unreadable one was decided by the sweep.
     pub fn confirm(&self, pid: i32, reader: &mut ProcReader) -> bool {
         match self.examine(pid, reader, Detail::Plain) {
-            Examined::Member(m) => matches!(m.verdict, Verdict::Target | Verdict::Unreadable),
+            Examined::Member(m) => matches!(m.verdict, Verdict::Target | Verdict::Tied(_) | Verdict::Unreadable),
             _ => false,
         }
     }
@@ -217,6 +228,7 @@ impl Session {
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
     fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
         let mut unreadable = false;
+        let mut tie = None;
         match &self.scope {
             Scope::Env { .. } | Scope::Display { .. } => match self.read_tag(reader, pid) {
                 // Its owner comes from its status below, not from its environ file, which
@@ -224,7 +236,10 @@ impl Session {
                 Tag::Same => {}
                 Tag::Unreadable => unreadable = true,
                 Tag::Other => return Examined::OtherTag,
-                Tag::Absent => return Examined::Untagged,
+                Tag::Absent => match self.login_tie(pid, reader) {
+                    Some(why) => tie = Some(why),
+                    None => return Examined::Untagged,
+                },
                 Tag::Gone => return Examined::Outside,
             },
             Scope::Cgroup(cgroup) => {
@@ -253,7 +268,7 @@ impl Session {
         let verdict = match self.spared_as(pid) {
             Some(name) => Verdict::Spared(name),
             None if unreadable => Verdict::Unreadable,
-            None => Verdict::Target,
+            None => tie.map_or(Verdict::Target, Verdict::Tied),
         };
         let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
         Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
@@ -268,6 +283,24 @@ impl Session {
         let exe = rustix::fs::stat(format!("/proc/{pid}/exe")).ok()?;
         let runs = |spare: &&SpareProgram| spare.device == exe.st_dev && spare.inode == exe.st_ino;
         self.spare.iter().find(runs).map(|spare| spare.given.clone())
+    }
+
+    /// What ties a process without the tag to the session's login: the audit login session
+    /// xexit runs in (a login of the target user), or the login session cgroup it runs in. A process that cleared or
+    /// overwrote its environment is still the login's; one with another tag value is not.
+    fn login_tie(&self, pid: i32, reader: &mut ProcReader) -> Option<String> {
+        if let Some(own) = self.login_audit
+            && reader.read(pid, "sessionid").ok().and_then(|id| std::str::from_utf8(id).ok()?.trim().parse().ok())
+                == Some(own)
+        {
+            return Some(format!("same login session as xexit (audit session {own})"));
+        }
+        let cgroup = self.login_cgroup.as_ref()?;
+        let text = reader.read_string(pid, "cgroup").ok()?;
+        cgroup
+            .path_in(&text)
+            .is_some_and(|path| cgroup.holds(&path))
+            .then(|| format!("in xexit's login session cgroup {}", cgroup.path))
     }
 
     fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {

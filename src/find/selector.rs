@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::display::DisplayName;
-use crate::find::cgroup::{Cgroup, Mounts, is_login_scope};
+use crate::find::cgroup::{Cgroup, Mounts, login_cgroup};
 use crate::proc::ReadError;
 
 #[derive(Debug, thiserror::Error)]
@@ -162,9 +162,9 @@ pub fn resolve_scope(selector: &Selector, display: Option<&str>) -> Result<Scope
     };
     Ok(match selector {
         Selector::Auto => {
-            let session_id = std::env::var("XDG_SESSION_ID").ok();
-            if let Some(cgroup) = Mounts::read()?.own_cgroup()?.filter(|c| is_login_scope(c, session_id.as_deref())) {
-                let id = session_id.map(|id| format!(" (XDG_SESSION_ID={id})")).unwrap_or_default();
+            if let Some(cgroup) = login_cgroup()? {
+                let id =
+                    std::env::var("XDG_SESSION_ID").map(|id| format!(" (XDG_SESSION_ID={id})")).unwrap_or_default();
                 log::info!(
                     "session: xexit runs in the login session's cgroup {}{id}, so cgroup:{}",
                     cgroup.path,

@@ -587,20 +587,25 @@ pub fn env_in(file: &Path, name: &str) -> Option<String> {
     text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::to_string)
 }
 
-/// A hook directory made by the test (root-owned, 0755, so xexit trusts it), and a place
-/// for the hooks to write what they saw.
+/// A hook directory made by the test (root-owned, 0755, in a root-owned 0755 directory in
+/// /tmp, so xexit trusts it and every directory above it), and a place for the hooks to
+/// write what they saw.
 pub struct HookDir {
     pub temp: TempDir,
+    /// The hook directory's parent: the test's TempDir is writable by all, so not this one.
+    pub parent: TempDir,
     pub dir: PathBuf,
 }
 
 impl HookDir {
     pub fn new(label: &str) -> HookDir {
         let temp = TempDir::new(label);
-        let dir = temp.path("Xexit.d");
+        let parent = TempDir::new(&format!("{label}-trusted"));
+        std::fs::set_permissions(&parent.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let dir = parent.path("Xexit.d");
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        HookDir { temp, dir }
+        HookDir { temp, parent, dir }
     }
 
     /// Adds a hook; `body` may use OUT for the results directory.

@@ -194,8 +194,9 @@ pub fn run_all(options: &HookOptions, context: &Context, dry_run: bool) -> Outco
         let opened = match name_plan(&name) {
             Some(why) => Err(Plan::Skip(why)),
             None => open_hook(&dir_fd, &dir_path, &name, trust).map_err(|problem| match problem {
-                Problem::Untrusted(..) => Plan::Refuse(problem.to_string()),
-                _ => Plan::Skip(format!("cannot be opened: {problem}")),
+                // Gone since the directory was listed.
+                Problem::Missing(_) => Plan::Skip(problem.to_string()),
+                Problem::Untrusted(..) | Problem::Unusable(..) => Plan::Refuse(problem.to_string()),
             }),
         };
         let how = match &opened {

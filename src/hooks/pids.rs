@@ -15,8 +15,11 @@ pub struct PidsFile {
 impl PidsFile {
     /// Writes `pids`, one per line, to `pids` in a new mode-0700 directory under `$TMPDIR`
     /// (or /tmp); a name that already exists is never reused, so no one else's file is written.
+    /// As root, always under /tmp: a TMPDIR the session's user may write would let them swap
+    /// the directory.
     pub fn create(pids: &[i32]) -> Result<PidsFile, String> {
-        let base = std::env::temp_dir();
+        let root = rustix::process::geteuid().is_root();
+        let base = if root { PathBuf::from("/tmp") } else { std::env::temp_dir() };
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         for attempt in 0..100u32 {
             let dir = base.join(format!("xexit-pids.{}.{:x}", std::process::id(), seed + u128::from(attempt)));

@@ -96,10 +96,12 @@ fn end_session(
     log::info!("ending session {} of {} ({reason}): {} processes", session.scope, session.user_label(), pids.len());
     let context =
         hooks::Context { reason, display, session: session.scope.to_string(), user: session.user_name.clone(), pids };
-    let leftovers = match &options.hooks {
-        Some(hooks) => hooks::run_all(hooks, &context, options.dry_run)?,
-        None => Vec::new(),
+    // Never an error: what went wrong with the hooks is logged, and the session still ends.
+    let hooks = match &options.hooks {
+        Some(hooks) => hooks::run_all(hooks, &context, options.dry_run),
+        None => hooks::Outcome::default(),
     };
+    let leftovers = hooks.leftovers;
     if options.dry_run {
         targets.dry_run = true;
         let mut pids = end::Targets::look(&mut targets)?;
@@ -108,7 +110,7 @@ fn end_session(
         return Ok(Exit::Ok);
     }
     let report = end::end(&mut targets, &options.schedule, leftovers)?;
-    Ok(if report.survivors.is_empty() { Exit::Ok } else { Exit::Failed })
+    Ok(if report.survivors.is_empty() && !hooks.failed { Exit::Ok } else { Exit::Failed })
 }
 
 /// The session as the signal rounds see it: each look is a sweep, and what it decides
@@ -272,7 +274,10 @@ fn run_program(
         pids,
     };
     log::info!("running {shown}");
-    match std::process::Command::new(&program[0]).args(&program[1..]).envs(context.vars()).status() {
+    // The PID file lives until PROGRAM has exited.
+    let environment = context.environment();
+    let vars = environment.vars.iter().map(|(k, v)| (k, v));
+    match std::process::Command::new(&program[0]).args(&program[1..]).envs(vars).status() {
         Ok(status) if status.success() => Ok(Exit::Ok),
         Ok(status) => {
             log::warn!("{shown} failed: {status}");

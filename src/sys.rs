@@ -55,3 +55,26 @@ pub fn close_all(fds: Vec<OwnedFd>) {
         rest = &rest[run..];
     }
 }
+
+/// Lets the child that `command` starts inherit `fd` although it is close-on-exec here, so it
+/// can execute or read the very file xexit opened and checked, as /proc/self/fd/N.
+///
+/// The caller must keep `fd` open until `command` has been spawned.
+pub fn inherit_fd(command: &mut std::process::Command, fd: std::os::fd::BorrowedFd<'_>) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let raw = fd.as_raw_fd();
+    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-
+    // safe calls are allowed: it makes one fcntl call and allocates nothing (an OS error is
+    // stored inline). `raw` is open in the child, whose descriptor table is a copy of the
+    // parent's taken while the caller holds `fd` open; clearing FD_CLOEXEC there changes
+    // nothing in the parent.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

@@ -587,20 +587,25 @@ pub fn env_in(file: &Path, name: &str) -> Option<String> {
     text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::to_string)
 }
 
-/// A hook directory made by the test (root-owned, 0755, so xexit trusts it), and a place
-/// for the hooks to write what they saw.
+/// A hook directory made by the test (root-owned, 0755, in a root-owned 0755 directory in
+/// /tmp, so xexit trusts it and every directory above it), and a place for the hooks to
+/// write what they saw.
 pub struct HookDir {
     pub temp: TempDir,
+    /// The hook directory's parent: the test's TempDir is writable by all, so not this one.
+    pub parent: TempDir,
     pub dir: PathBuf,
 }
 
 impl HookDir {
     pub fn new(label: &str) -> HookDir {
         let temp = TempDir::new(label);
-        let dir = temp.path("Xexit.d");
+        let parent = TempDir::new(&format!("{label}-trusted"));
+        std::fs::set_permissions(&parent.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let dir = parent.path("Xexit.d");
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        HookDir { temp, dir }
+        HookDir { temp, parent, dir }
     }
 
     /// Adds a hook; `body` may use OUT for the results directory.
@@ -619,4 +624,58 @@ impl HookDir {
     pub fn arg(&self) -> String {
         format!("--hook-dir={}", self.dir.display())
     }
+}
+
+/// A `sleep 1000` of `user` tagged XEXIT_TEST_TAG=`tag`: a session of one process.
+pub fn tagged_sleeper(user: &TestUser, tag: &str) -> Child {
+    let child = user.command("sleep", &[("XEXIT_TEST_TAG", tag)]).arg("1000").spawn().unwrap();
+    assert!(wait_exec(child.id() as i32, "sleep"), "the sleeper never ran sleep");
+    child
+}
+
+/// `xexit end` as root on `user`'s processes tagged XEXIT_TEST_TAG=`tag`, with `args` added.
+pub fn end_tagged(user: &TestUser, tag: &str, args: &[&str]) -> Output {
+    let session = format!("env:XEXIT_TEST_TAG={tag}");
+    run(xexit(&["end", "--user", &user.name, "--session", &session, "--grace", "1"]).args(args))
+}
+
+/// The lines of `log` that contain `text`.
+pub fn lines_with<'a>(log: &'a str, text: &str) -> Vec<&'a str> {
+    log.lines().filter(|l| l.contains(text)).collect()
+}
+
+/// Ends a one-sleeper session of `user` tagged `tag`, as root, with `--hook-dir=hook_dir`;
+/// checks that the sleeper is gone and returns the exit status and the log.
+pub fn end_one_sleeper(user: &TestUser, tag: &str, hook_dir: &Path) -> (Option<i32>, String) {
+    let mut sleeper = tagged_sleeper(user, tag);
+    let output = end_tagged(user, tag, &[&format!("--hook-dir={}", hook_dir.display())]);
+    let log = stderr_of(&output);
+    assert!(!finish(&mut sleeper), "the session survived, with hook directory {}\n{log}", hook_dir.display());
+    (output.status.code(), log)
+}
+
+/// Checks that the hook directory was refused whole, in one log line that says `why`, that
+/// its hook `good` (which writes OUT/good) did not run, and that the exit status is 1.
+pub fn assert_refused_whole(hooks: &HookDir, (code, log): (Option<i32>, String), why: &str) {
+    assert!(!hooks.out("good").exists(), "a hook ran from a refused directory: {log}");
+    let lines = lines_with(&log, "hook directory");
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains(why), "no {why:?} in {log}");
+    assert_eq!(code, Some(1), "{log}");
+}
+
+impl HookDir {
+    /// A hook directory with one hook, 10good, that touches OUT/good.
+    pub fn with_good(label: &str) -> HookDir {
+        let hooks = HookDir::new(label);
+        hooks.add("10good", 0o755, "#!/bin/sh\ntouch OUT/good\n");
+        hooks
+    }
+}
+
+/// Checks that the hook `good` (which writes OUT/good) ran and the exit status is 0; removes
+/// OUT/good for the next run.
+pub fn assert_good_ran(hooks: &HookDir, (code, log): (Option<i32>, String)) {
+    assert!(std::fs::remove_file(hooks.out("good")).is_ok(), "the trusted hook did not run: {log}");
+    assert_eq!(code, Some(0), "{log}");
 }

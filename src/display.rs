@@ -31,7 +31,7 @@ pub enum Error {
     NoDisplay,
     #[error("cannot connect to display {display}: {source}")]
     Connect { display: String, source: Failure },
-    #[error("cannot connect to display {display}: not a usable display name")]
+    #[error("cannot connect to display {display}: not a usable display name (the number is at most 59535)")]
     Unusable { display: String },
     #[error("display {display} did not answer within {timeout:?} (--timeout)")]
     ConnectTimeout { display: String, timeout: Duration },
@@ -75,6 +75,10 @@ pub enum Ended {
 /// Connects and subscribes to the root window's property changes, giving up after `bound`
 /// (a stopped server accepts the connection but never answers).
 pub fn connect(display: &str, bound: Duration) -> Result<Display, Error> {
+    // x11rb adds 6000 to the number for the TCP port it may try, and panics past 65535.
+    if DisplayName::parse(display).is_some_and(|name| name.number > u32::from(u16::MAX - 6000)) {
+        return Err(Error::Unusable { display: display.to_string() });
+    }
     let (tx, rx) = mpsc::channel();
     let name = display.to_string();
     let opener = thread::spawn(move || {

@@ -21,6 +21,8 @@ mod duration;
 mod end;
 mod error;
 mod find;
+#[cfg(test)]
+mod fuzz;
 mod hooks;
 mod logging;
 mod proc;

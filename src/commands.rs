@@ -210,8 +210,11 @@ fn watch(options: WatchOptions) -> Result<Exit, Error> {
             None
         }
     };
-    let signals = crate::daemon::catch_signals()?;
-    let connection = display::connect(&display, options.timeout)?;
+    let mut signals = crate::daemon::catch_signals()?;
+    let Some(connection) = display::connect(&display, options.timeout, &mut signals)? else {
+        log::info!("quit: terminated by signal while connecting to {display}; the session is left as it is");
+        return Ok(Exit::Ok);
+    };
     connection.tune_tcp(options.interval, options.timeout);
     if !options.foreground {
         crate::daemon::detach(logging::keeps_stderr())?;

@@ -29,6 +29,7 @@ mod proc;
 mod process;
 mod sys;
 mod watchdog;
+mod xevents;
 
 use std::ffi::OsString;
 

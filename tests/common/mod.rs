@@ -636,3 +636,9 @@ pub fn refused(label: &str, args: &[&str], display: Option<&str>) -> (i32, Strin
     assert!(!marker.exists(), "{label}: PROGRAM ran");
     (output.status.code().unwrap_or(-1), stderr_of(&output))
 }
+
+/// Whether PID has a handler for `signal` (xexit has once it has installed its own).
+pub fn catches(pid: i32, signal: Signal) -> bool {
+    let mask = status_field(pid, "SigCgt").and_then(|mask| u64::from_str_radix(&mask, 16).ok());
+    mask.is_some_and(|mask| mask & (1 << (signal as i32 - 1)) != 0)
+}

@@ -209,6 +209,8 @@ mod tests {
         assert!(matches!(dog.input(t0, Input::Control(b"EXIT\0".to_vec())), Action::Quit { .. }));
         assert!(matches!(dog.input(t0, Input::Control(b"die".to_vec())), Action::Note(_)));
         assert!(matches!(dog.input(t0, Input::Control(b"DIED".to_vec())), Action::Note(_)));
+        assert!(is_decisive(b"DIE\0") && is_decisive(b" EXIT\n"));
+        assert!(!is_decisive(b"die") && !is_decisive(b"NOPE") && !is_decisive(b"\xff"));
     }
 
     #[test]

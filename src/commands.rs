@@ -76,12 +76,33 @@ fn list(options: &ListOptions) -> Result<Exit, Error> {
     let mut names: HashMap<u32, String> = HashMap::new();
     let mut out = String::new();
     for member in &sweep.members {
-        let user = names.entry(member.uid).or_insert_with(|| find::user_name_of(member.uid));
-        let command = member.command.as_deref().unwrap_or_default();
+        let user = names.entry(member.uid).or_insert_with(|| escaped(&find::user_name_of(member.uid)));
+        let command = escaped(member.command.as_deref().unwrap_or_default());
         out.push_str(&format!("{} {user} {command}{}\n", member.pid, member.verdict.mark()));
     }
     print!("{out}");
     Ok(if sweep.targets().next().is_some() { Exit::Ok } else { Exit::Failed })
+}
+
+/// `text` on one line, as a process cannot forge another row: `\\`, `\n`, `\t`, `\r`, other
+/// control characters as `\xHH` (C0 and DEL) or `\u{HHHH}` (C1, line and paragraph
+/// separators, and the bidirectional controls that reorder what a terminal shows).
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            '\u{80}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)))
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// What `xexit end` does, and watch on loss without PROGRAM: hooks, then the signal rounds.
@@ -188,19 +209,22 @@ impl end::Targets for SessionTargets<'_> {
 fn watch(options: WatchOptions) -> Result<Exit, Error> {
     logging::init(&options.end.log, LevelFilter::Info, !options.foreground);
     let display = options.end.session.display.clone().ok_or(display::Error::NoDisplay)?;
+    let program = find_program(options.program)?;
     // Checked before detaching, so a bad selector is reported to the caller; with a PROGRAM
     // the session only names XEXIT_SESSION, so a selector that does not resolve is no error.
     let session = match Session::resolve(&options.end.session) {
         Ok(session) => Some(session),
-        Err(e) if options.program.is_empty() => return Err(e.into()),
+        Err(e) if program.is_none() => return Err(e.into()),
         Err(e) => {
             log::debug!("no session for XEXIT_SESSION: {e}");
             None
         }
     };
-    let program = absolute_program(options.program);
-    let signals = crate::daemon::catch_signals()?;
-    let connection = display::connect(&display, options.timeout)?;
+    let mut signals = crate::daemon::catch_signals()?;
+    let Some(connection) = display::connect(&display, options.timeout, &mut signals)? else {
+        log::info!("quit: terminated by signal while connecting to {display}; the session is left as it is");
+        return Ok(Exit::Ok);
+    };
     connection.tune_tcp(options.interval, options.timeout);
     if !options.foreground {
         crate::daemon::detach(logging::keeps_stderr())?;
@@ -219,9 +243,11 @@ fn watch(options: WatchOptions) -> Result<Exit, Error> {
         }
         Ended::Lost { reason, silent_for } => {
             log::info!("lost display {display} ({reason}), {} ms since the last answered ping", silent_for.as_millis());
-            let code = match (&session, program.is_empty()) {
-                (Some(session), true) => end_session(session, &options.end, reason, Some(display)),
-                _ => run_program(&program, session.as_ref(), reason, &display, options.end.dry_run),
+            // Without PROGRAM the session resolved above (or xexit stopped there).
+            let code = match (&program, &session) {
+                (Some(program), _) => run_program(program, session.as_ref(), reason, &display, options.end.dry_run),
+                (None, Some(session)) => end_session(session, &options.end, reason, Some(display)),
+                (None, None) => Ok(Exit::Failed),
             };
             log::info!("quit");
             code
@@ -229,29 +255,75 @@ fn watch(options: WatchOptions) -> Result<Exit, Error> {
     }
 }
 
-/// A relative PROGRAM path is made absolute before detaching moves to `/`.
-fn absolute_program(mut program: Vec<OsString>) -> Vec<OsString> {
-    if let Some(first) = program.first_mut() {
-        let path = PathBuf::from(&*first);
-        if path.is_relative()
-            && path.components().count() > 1
-            && let Ok(cwd) = std::env::current_dir()
-        {
-            *first = cwd.join(path).into_os_string();
+/// PROGRAM as it will be run: the file found now, and its arguments (argv[0] as given).
+struct Program {
+    path: PathBuf,
+    argv: Vec<OsString>,
+}
+
+/// Finds PROGRAM as execvp would, before connecting and detaching, so a typing error is the
+/// caller's exit 2 and not a watcher that fails at logout: a name with a slash is taken from
+/// the working directory, a bare name is looked up on PATH. The path is made absolute, since
+/// detaching moves to `/`.
+fn find_program(mut argv: Vec<OsString>) -> Result<Option<Program>, Error> {
+    let Some(first) = argv.first_mut() else { return Ok(None) };
+    let given = PathBuf::from(&*first);
+    let shown = given.display().to_string();
+    let refused = |why: String| Error::new(Exit::Usage, format!("PROGRAM '{shown}': {why}"));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let path = if first.as_encoded_bytes().contains(&b'/') {
+        let path = cwd.join(&given);
+        executable(&path).map_err(refused)?;
+        if given.is_relative() {
+            *first = path.clone().into_os_string();
         }
+        path
+    } else {
+        let search = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+        let mut refusals = Vec::new();
+        let found =
+            std::env::split_paths(&search).map(|dir| cwd.join(dir).join(&given)).find(|path| match executable(path) {
+                Ok(()) => true,
+                Err(why) if path.exists() => {
+                    refusals.push(format!("{}: {why}", path.display()));
+                    false
+                }
+                Err(_) => false,
+            });
+        let path_text = search.to_string_lossy();
+        match found {
+            Some(path) => path,
+            None if refusals.is_empty() => return Err(refused(format!("not found in PATH ({path_text})"))),
+            None => return Err(refused(format!("not executable on PATH ({})", refusals.join("; ")))),
+        }
+    };
+    Ok(Some(Program { path, argv }))
+}
+
+/// Whether `path` is a file that may be executed, and if not, why.
+fn executable(path: &std::path::Path) -> Result<(), String> {
+    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        _ => e.to_string(),
+    })?;
+    if !metadata.is_file() {
+        return Err("not a regular file (a directory?)".into());
     }
-    program
+    rustix::fs::access(path, rustix::fs::Access::EXEC_OK).map_err(|_| {
+        use std::os::unix::fs::PermissionsExt;
+        format!("not executable (mode {:o})", metadata.permissions().mode() & 0o7777)
+    })
 }
 
 /// The classic xexit's interface: run PROGRAM with ARGs and the XEXIT_* environment.
 fn run_program(
-    program: &[OsString],
+    program: &Program,
     session: Option<&Session>,
     reason: Reason,
     display: &str,
     dry_run: bool,
 ) -> Result<Exit, Error> {
-    let shown = program.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+    let shown = program.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
     if dry_run {
         log::info!("dry run: would run {shown}");
         return Ok(Exit::Ok);
@@ -277,7 +349,9 @@ fn run_program(
     // The PID file lives until PROGRAM has exited.
     let environment = context.environment();
     let vars = environment.vars.iter().map(|(k, v)| (k, v));
-    match std::process::Command::new(&program[0]).args(&program[1..]).envs(vars).status() {
+    let mut command = std::process::Command::new(&program.path);
+    std::os::unix::process::CommandExt::arg0(&mut command, &program.argv[0]);
+    match command.args(&program.argv[1..]).envs(vars).status() {
         Ok(status) if status.success() => Ok(Exit::Ok),
         Ok(status) => {
             log::warn!("{shown} failed: {status}");
@@ -286,6 +360,23 @@ fn run_program(
         Err(e) => {
             log::error!("cannot run {shown}: {e}");
             Ok(Exit::Failed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn list_fields_are_escaped_onto_one_line() {
+        assert_eq!(escaped("sleep 1000"), "sleep 1000");
+        assert_eq!(escaped("x\n12345 root /sbin/init"), "x\\n12345 root /sbin/init");
+        assert_eq!(escaped("a\tb\rc\\d\x1b[31m\x7f\0"), "a\\tb\\rc\\\\d\\x1b[31m\\x7f\\x00");
+        assert_eq!(escaped("\u{85}\u{2028}\u{202e}é"), "\\u{85}\\u{2028}\\u{202e}é");
+        for c in (0..0x11_0000).filter_map(char::from_u32) {
+            let shown = escaped(&c.to_string());
+            assert!(!shown.chars().any(|s| s.is_control()), "{c:?} shown as {shown:?}");
         }
     }
 }

@@ -7,10 +7,12 @@
 //! x11rb has no reply timeout and its blocking calls ignore EINTR, so no X call is made on the
 //! main thread once watching: one thread waits for events (and sees end-of-file at once), one
 //! sends the pings, one forwards signals, and the main thread only reads their channel.
+//! Two connections: one only ever read (events, through a fixed buffer), one for the round
+//! trips, so no event is ever queued in xexit's memory, whatever a client floods the server with.
 
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,12 +20,12 @@ use signal_hook::consts::SIGHUP;
 use signal_hook::iterator::Signals;
 use x11rb::connection::Connection;
 use x11rb::errors::{ConnectError, ConnectionError, ReplyError};
-use x11rb::protocol::Event;
-use x11rb::protocol::xproto::{Atom, AtomEnum, ChangeWindowAttributesAux, ConnectionExt, EventMask, Property, Window};
+use x11rb::protocol::xproto::{Atom, AtomEnum, ChangeWindowAttributesAux, ConnectionExt, EventMask, Window};
 use x11rb::rust_connection::RustConnection;
 
 use crate::error::Exit;
-use crate::watchdog::{Action, Input, Reason, Watchdog};
+use crate::watchdog::{Action, Input, Reason, Watchdog, is_decisive};
+use crate::xevents::EventStream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -31,7 +33,7 @@ pub enum Error {
     NoDisplay,
     #[error("cannot connect to display {display}: {source}")]
     Connect { display: String, source: Failure },
-    #[error("cannot connect to display {display}: not a usable display name")]
+    #[error("cannot connect to display {display}: not a usable display name (the number is at most 59535)")]
     Unusable { display: String },
     #[error("display {display} did not answer within {timeout:?} (--timeout)")]
     ConnectTimeout { display: String, timeout: Duration },
@@ -46,6 +48,10 @@ pub enum Failure {
     Connection(#[from] ConnectionError),
     #[error(transparent)]
     Reply(#[from] ReplyError),
+    #[error(transparent)]
+    Read(#[from] std::io::Error),
+    #[error("the server refused to report the root window's property changes (X error {0})")]
+    Refused(u8),
 }
 
 impl From<Error> for crate::error::Error {
@@ -60,9 +66,10 @@ const CONTROL_PROPERTY: &[u8] = b"LTSP_XEXIT";
 
 /// A connected display, ready to be watched.
 pub struct Display {
-    conn: RustConnection,
-    root: Window,
-    control: Atom,
+    /// For the pings and LTSP_XEXIT reads: their round trips take no events in, so events
+    /// the server sent meanwhile wait in the socket and the server, never in xexit's memory.
+    requests: RustConnection,
+    reader: EventReader,
 }
 
 /// How watching ended.
@@ -72,25 +79,48 @@ pub enum Ended {
     Quit { why: &'static str },
 }
 
+/// How often a connection under way looks at xexit's own signals.
+const SIGNAL_CHECK: Duration = Duration::from_millis(20);
+
 /// Connects and subscribes to the root window's property changes, giving up after `bound`
-/// (a stopped server accepts the connection but never answers).
-pub fn connect(display: &str, bound: Duration) -> Result<Display, Error> {
+/// (a stopped server accepts the connection but never answers). `None` when SIGTERM or
+/// SIGINT came first: they are honoured while connecting too.
+pub fn connect(display: &str, bound: Duration, signals: &mut Signals) -> Result<Option<Display>, Error> {
+    // x11rb adds 6000 to the number for the TCP port it may try, and panics past 65535.
+    if DisplayName::parse(display).is_some_and(|name| name.number > u32::from(u16::MAX - 6000)) {
+        return Err(Error::Unusable { display: display.to_string() });
+    }
     let (tx, rx) = mpsc::channel();
     let name = display.to_string();
     let opener = thread::spawn(move || {
         let _ = tx.send(open(&name));
     });
-    match rx.recv_timeout(bound) {
-        Ok(result) => {
-            // Joined so that no other thread exists when detaching forks.
-            let _ = opener.join();
-            result
+    let deadline = Instant::now() + bound;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left.min(SIGNAL_CHECK)) {
+            Ok(result) => {
+                // Joined so that no other thread exists when detaching forks.
+                let _ = opener.join();
+                return result.map(Some);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let signals: Vec<i32> = signals.pending().collect();
+                if signals.iter().any(|s| *s != SIGHUP) {
+                    return Ok(None);
+                }
+                if !signals.is_empty() {
+                    log::info!("SIGHUP ignored");
+                }
+                if left.is_zero() {
+                    return Err(Error::ConnectTimeout { display: display.to_string(), timeout: bound });
+                }
+            }
+            // x11rb panics on some malformed names (a display number past the TCP port range).
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Error::Unusable { display: display.to_string() });
+            }
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            Err(Error::ConnectTimeout { display: display.to_string(), timeout: bound })
-        }
-        // x11rb panics on some malformed names (a display number past the TCP port range).
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Error::Unusable { display: display.to_string() }),
     }
 }
 
@@ -99,32 +129,51 @@ fn open(display: &str) -> Result<Display, Error> {
 }
 
 fn open_as(display: &str) -> Result<Display, Failure> {
-    let (conn, screen) = x11rb::connect(Some(display))?;
-    let root = conn.setup().roots[screen].root;
-    let control = conn.intern_atom(false, CONTROL_PROPERTY)?.reply()?.atom;
-    let events = ChangeWindowAttributesAux::new().event_mask(EventMask::PROPERTY_CHANGE);
-    conn.change_window_attributes(root, &events)?.check()?;
-    Ok(Display { conn, root, control })
+    let (requests, screen) = x11rb::connect(Some(display))?;
+    let (events, _) = x11rb::connect(Some(display))?;
+    let root = requests.setup().roots[screen].root;
+    let control = requests.intern_atom(false, CONTROL_PROPERTY)?.reply()?.atom;
+    let mask = ChangeWindowAttributesAux::new().event_mask(EventMask::PROPERTY_CHANGE);
+    // Sent through x11rb, answered through `stream`: x11rb never reads this connection.
+    let subscribed = events.change_window_attributes(root, &mask)?.sequence_number() as u16;
+    let synced = events.get_input_focus()?.sequence_number() as u16;
+    events.flush()?;
+    let mut stream = EventStream::new(root, control);
+    let mut changed = false;
+    loop {
+        let seen = stream.next(events.stream().as_fd())?;
+        changed |= seen.changed;
+        match seen.error {
+            Some((sequence, code)) if sequence == subscribed => return Err(Failure::Refused(code)),
+            _ if seen.reply == Some(synced) => break,
+            _ => {}
+        }
+    }
+    Ok(Display { requests, reader: EventReader { events, stream, changed, root, atom: control } })
 }
 
 impl Display {
     /// On a TCP display, lets the kernel give up on a silent peer within the same bound.
     pub fn tune_tcp(&self, interval: Duration, timeout: Duration) {
         use nix::sys::socket::{AddressFamily, SockaddrLike, SockaddrStorage, getsockname, setsockopt, sockopt};
-        let fd = self.conn.stream().as_fd();
+        let fd = self.requests.stream().as_fd();
         let Ok(address) = getsockname::<SockaddrStorage>(fd.as_raw_fd()) else { return };
         if !matches!(address.family(), Some(AddressFamily::Inet | AddressFamily::Inet6)) {
             return;
         }
         let seconds = |d: Duration| d.as_secs().clamp(1, u64::from(u32::MAX)) as u32;
-        let results = [
-            setsockopt(&fd, sockopt::TcpUserTimeout, &(timeout.as_millis().min(u128::from(u32::MAX)) as u32)),
-            setsockopt(&fd, sockopt::KeepAlive, &true),
-            setsockopt(&fd, sockopt::TcpKeepIdle, &seconds(interval)),
-            setsockopt(&fd, sockopt::TcpKeepInterval, &seconds(timeout / 3)),
-            setsockopt(&fd, sockopt::TcpKeepCount, &3),
-        ];
-        match results.iter().find_map(|r| r.err()) {
+        let user_timeout = timeout.as_millis().min(u128::from(u32::MAX)) as u32;
+        let results = [&self.requests, &self.reader.events].map(|conn| {
+            let fd = conn.stream().as_fd();
+            [
+                setsockopt(&fd, sockopt::TcpUserTimeout, &user_timeout),
+                setsockopt(&fd, sockopt::KeepAlive, &true),
+                setsockopt(&fd, sockopt::TcpKeepIdle, &seconds(interval)),
+                setsockopt(&fd, sockopt::TcpKeepInterval, &seconds(timeout / 3)),
+                setsockopt(&fd, sockopt::TcpKeepCount, &3),
+            ]
+        });
+        match results.iter().flatten().find_map(|r| r.err()) {
             Some(e) => log::warn!("cannot set TCP keepalive and user timeout: {e}"),
             None => log::debug!("TCP display: keepalive and TCP_USER_TIMEOUT set to {timeout:?}"),
         }
@@ -132,28 +181,49 @@ impl Display {
 
     /// Watches until the display is lost or xexit is told to quit.
     pub fn watch(self, signals: Signals, interval: Duration, timeout: Duration) -> Ended {
-        let (tx, rx) = mpsc::channel();
-        let conn = Arc::new(self.conn);
-        spawn_event_reader(Arc::clone(&conn), self.root, self.control, tx.clone());
-        let pings = spawn_pinger(conn, tx.clone());
+        // Bounded: at most one ping is outstanding, LTSP_XEXIT values wait in `control` (one
+        // wake-up for any number of changes), the event thread sends Closed once and ends,
+        // and the signal thread may block (the kernel keeps one of each pending signal).
+        let (tx, rx) = mpsc::sync_channel(INPUTS);
+        let requests = Arc::new(self.requests);
+        let control = Arc::new(Mutex::new(None));
+        spawn_event_reader(self.reader, Arc::clone(&requests), Arc::clone(&control), tx.clone());
+        let pings = spawn_pinger(requests, tx.clone());
         spawn_signal_forwarder(signals, tx.clone());
         // `tx` stays alive here, so the channel never disconnects while we wait on it.
-        run_watchdog(&rx, &pings, Watchdog::new(Instant::now(), interval, timeout))
+        run_watchdog(&rx, &control, &pings, Watchdog::new(Instant::now(), interval, timeout))
     }
 }
 
-fn run_watchdog(inputs: &Receiver<Input>, pings: &Sender<()>, mut dog: Watchdog) -> Ended {
+/// How many inputs may wait for the main thread before their senders wait for it.
+const INPUTS: usize = 16;
+
+/// What the threads send to the main thread.
+enum Wake {
+    Input(Input),
+    /// LTSP_XEXIT changed: its value waits in the shared slot.
+    Control,
+}
+
+/// The LTSP_XEXIT value read last and not yet taken by the main thread.
+type ControlSlot = Arc<Mutex<Option<Vec<u8>>>>;
+
+fn run_watchdog(inputs: &Receiver<Wake>, control: &ControlSlot, pings: &SyncSender<()>, mut dog: Watchdog) -> Ended {
     let mut pending = None;
     loop {
         let now = Instant::now();
         let action = match pending.take() {
-            Some(input) => dog.input(now, input),
+            Some(Wake::Input(input)) => dog.input(now, input),
+            Some(Wake::Control) => match control.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                Some(value) => dog.input(now, Input::Control(value)),
+                None => dog.poll(now),
+            },
             None => dog.poll(now),
         };
         match action {
             Action::Ping => {
                 log::trace!("ping");
-                let _ = pings.send(());
+                let _ = pings.try_send(());
             }
             Action::WaitUntil(when) => pending = inputs.recv_timeout(when.saturating_duration_since(now)).ok(),
             Action::Note(text) => log::info!("{text}"),
@@ -163,40 +233,60 @@ fn run_watchdog(inputs: &Receiver<Input>, pings: &Sender<()>, mut dog: Watchdog)
     }
 }
 
-/// Waits for events: end-of-file wakes it at once, and LTSP_XEXIT changes are read here.
-fn spawn_event_reader(conn: Arc<RustConnection>, root: Window, control: Atom, tx: Sender<Input>) {
+/// The event connection: subscribed to the root window's property changes, then only read,
+/// through `stream`.
+struct EventReader {
+    events: RustConnection,
+    stream: EventStream,
+    /// LTSP_XEXIT changed while subscribing.
+    changed: bool,
+    root: Window,
+    atom: Atom,
+}
+
+/// Waits for events: end-of-file wakes it at once. LTSP_XEXIT is read (on the other
+/// connection) once for everything that arrived together, so a flood of property changes
+/// costs neither memory nor a round trip each, and reaches the main thread as one value.
+fn spawn_event_reader(reader: EventReader, requests: Arc<RustConnection>, slot: ControlSlot, tx: SyncSender<Wake>) {
+    let EventReader { events, mut stream, mut changed, root, atom } = reader;
     thread::spawn(move || {
         loop {
-            match conn.wait_for_event() {
-                Ok(Event::PropertyNotify(event))
-                    if event.atom == control && event.window == root && event.state == Property::NEW_VALUE =>
-                {
-                    let value = conn
-                        .get_property(false, root, control, AtomEnum::ANY, 0, 64)
-                        .map_err(|e| e.to_string())
-                        .and_then(|cookie| cookie.reply().map_err(|e| e.to_string()));
-                    match value {
-                        Ok(reply) => {
-                            let _ = tx.send(Input::Control(reply.value));
-                        }
-                        Err(e) => return closed(&tx, &e),
-                    }
+            if changed {
+                let value = requests
+                    .get_property(false, root, atom, AtomEnum::ANY, 0, 64)
+                    .map_err(|e| e.to_string())
+                    .and_then(|cookie| cookie.reply().map_err(|e| e.to_string()));
+                let value = match value {
+                    Ok(reply) => reply.value,
+                    Err(e) => return closed(&tx, &e),
+                };
+                let mut pending = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                let wake = pending.is_none();
+                // DIE or EXIT waiting to be taken is not overwritten by a later value.
+                if !pending.as_deref().is_some_and(is_decisive) {
+                    *pending = Some(value);
                 }
-                Ok(_) => {}
-                Err(e) => return closed(&tx, &e.to_string()),
+                drop(pending);
+                if wake && tx.send(Wake::Control).is_err() {
+                    return;
+                }
             }
+            changed = match stream.next(events.stream().as_fd()) {
+                Ok(seen) => seen.changed,
+                Err(e) => return closed(&tx, &e.to_string()),
+            };
         }
     });
 }
 
-fn closed(tx: &Sender<Input>, why: &str) {
+fn closed(tx: &SyncSender<Wake>, why: &str) {
     log::debug!("display connection: {why}");
-    let _ = tx.send(Input::Closed);
+    let _ = tx.send(Wake::Input(Input::Closed));
 }
 
 /// Sends a round-trip request each time it is asked, and reports the answer.
-fn spawn_pinger(conn: Arc<RustConnection>, tx: Sender<Input>) -> Sender<()> {
-    let (ping_tx, ping_rx) = mpsc::channel::<()>();
+fn spawn_pinger(conn: Arc<RustConnection>, tx: SyncSender<Wake>) -> SyncSender<()> {
+    let (ping_tx, ping_rx) = mpsc::sync_channel::<()>(1);
     thread::spawn(move || {
         for () in ping_rx {
             let answer = conn
@@ -205,7 +295,7 @@ fn spawn_pinger(conn: Arc<RustConnection>, tx: Sender<Input>) -> Sender<()> {
                 .and_then(|cookie| cookie.reply().map_err(|e| e.to_string()));
             match answer {
                 Ok(_) => {
-                    let _ = tx.send(Input::Answer);
+                    let _ = tx.send(Wake::Input(Input::Answer));
                 }
                 Err(e) => return closed(&tx, &e),
             }
@@ -214,11 +304,11 @@ fn spawn_pinger(conn: Arc<RustConnection>, tx: Sender<Input>) -> Sender<()> {
     ping_tx
 }
 
-fn spawn_signal_forwarder(mut signals: Signals, tx: Sender<Input>) {
+fn spawn_signal_forwarder(mut signals: Signals, tx: SyncSender<Wake>) {
     thread::spawn(move || {
         for signal in signals.forever() {
             let input = if signal == SIGHUP { Input::Hangup } else { Input::Terminate };
-            if tx.send(input).is_err() {
+            if tx.send(Wake::Input(input)).is_err() {
                 return;
             }
         }

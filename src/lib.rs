@@ -21,12 +21,15 @@ mod duration;
 mod end;
 mod error;
 mod find;
+#[cfg(test)]
+mod fuzz;
 mod hooks;
 mod logging;
 mod proc;
 mod process;
 mod sys;
 mod watchdog;
+mod xevents;
 
 use std::ffi::OsString;
 

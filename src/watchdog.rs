@@ -119,6 +119,11 @@ impl Watchdog {
     }
 }
 
+/// Whether an LTSP_XEXIT value is one the watcher acts on (DIE or EXIT), not one it ignores.
+pub fn is_decisive(value: &[u8]) -> bool {
+    matches!(control_word(value), Some("DIE" | "EXIT"))
+}
+
 /// The property's text without the NULs and blanks that xprop and C clients may leave on it.
 fn control_word(value: &[u8]) -> Option<&str> {
     std::str::from_utf8(value).ok().map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()))
@@ -204,6 +209,8 @@ mod tests {
         assert!(matches!(dog.input(t0, Input::Control(b"EXIT\0".to_vec())), Action::Quit { .. }));
         assert!(matches!(dog.input(t0, Input::Control(b"die".to_vec())), Action::Note(_)));
         assert!(matches!(dog.input(t0, Input::Control(b"DIED".to_vec())), Action::Note(_)));
+        assert!(is_decisive(b"DIE\0") && is_decisive(b" EXIT\n"));
+        assert!(!is_decisive(b"die") && !is_decisive(b"NOPE") && !is_decisive(b"\xff"));
     }
 
     #[test]

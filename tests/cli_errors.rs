@@ -4,22 +4,6 @@ use common::*;
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
 
-/// Runs xexit with `args` followed by a PROGRAM that would leave a marker file.
-fn refused(label: &str, args: &[&str], display: Option<&str>) -> (i32, String) {
-    let dir = TempDir::new(label);
-    let marker = dir.path("ran");
-    let mut command = xexit(args);
-    command.args(["/usr/bin/touch", marker.to_str().unwrap()]);
-    match display {
-        Some(d) => command.env("DISPLAY", d),
-        None => command.env_remove("DISPLAY"),
-    };
-    let output = run(&mut command);
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(!marker.exists(), "{label}: PROGRAM ran");
-    (output.status.code().unwrap_or(-1), stderr_of(&output))
-}
-
 #[test]
 fn no_display_is_a_usage_error() {
     let (code, stderr) = refused("nodisplay", &["--foreground"], None);

@@ -679,3 +679,25 @@ pub fn assert_good_ran(hooks: &HookDir, (code, log): (Option<i32>, String)) {
     assert!(std::fs::remove_file(hooks.out("good")).is_ok(), "the trusted hook did not run: {log}");
     assert_eq!(code, Some(0), "{log}");
 }
+
+/// Runs xexit with `args` followed by a PROGRAM that would leave a marker file.
+pub fn refused(label: &str, args: &[&str], display: Option<&str>) -> (i32, String) {
+    let dir = TempDir::new(label);
+    let marker = dir.path("ran");
+    let mut command = xexit(args);
+    command.args(["/usr/bin/touch", marker.to_str().unwrap()]);
+    match display {
+        Some(d) => command.env("DISPLAY", d),
+        None => command.env_remove("DISPLAY"),
+    };
+    let output = run(&mut command);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!marker.exists(), "{label}: PROGRAM ran");
+    (output.status.code().unwrap_or(-1), stderr_of(&output))
+}
+
+/// Whether PID has a handler for `signal` (xexit has once it has installed its own).
+pub fn catches(pid: i32, signal: Signal) -> bool {
+    let mask = status_field(pid, "SigCgt").and_then(|mask| u64::from_str_radix(&mask, 16).ok());
+    mask.is_some_and(|mask| mask & (1 << (signal as i32 - 1)) != 0)
+}

@@ -109,8 +109,8 @@ struct SessionArgs {
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = Unreadable::Auto)]
     unreadable: Unreadable,
 
-    /// Never signal processes with this name or executable path (repeatable).
-    #[arg(long, value_name = "NAME")]
+    /// Never signal processes running this program: a path, or a name in PATH (repeatable).
+    #[arg(long, value_name = "PROGRAM")]
     spare: Vec<String>,
 }
 

@@ -13,7 +13,7 @@ use crate::error::{Error, Exit};
 use crate::find::{self, Detail, Session, SessionOptions, Sweep};
 use crate::hooks::{self, HookOptions};
 use crate::logging::{self, LogOptions};
-use crate::proc::ProcReader;
+use crate::proc::{ProcReader, printable};
 use crate::watchdog::Reason;
 
 /// What the command line asks for.
@@ -76,33 +76,12 @@ fn list(options: &ListOptions) -> Result<Exit, Error> {
     let mut names: HashMap<u32, String> = HashMap::new();
     let mut out = String::new();
     for member in &sweep.members {
-        let user = names.entry(member.uid).or_insert_with(|| escaped(&find::user_name_of(member.uid)));
-        let command = escaped(member.command.as_deref().unwrap_or_default());
+        let user = names.entry(member.uid).or_insert_with(|| printable(&find::user_name_of(member.uid)));
+        let command = member.command.as_deref().unwrap_or_default();
         out.push_str(&format!("{} {user} {command}{}\n", member.pid, member.verdict.mark()));
     }
     print!("{out}");
     Ok(if sweep.targets().next().is_some() { Exit::Ok } else { Exit::Failed })
-}
-
-/// `text` on one line, as a process cannot forge another row: `\\`, `\n`, `\t`, `\r`, other
-/// control characters as `\xHH` (C0 and DEL) or `\u{HHHH}` (C1, line and paragraph
-/// separators, and the bidirectional controls that reorder what a terminal shows).
-fn escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-            '\u{80}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)))
-            }
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// What `xexit end` does, and watch on loss without PROGRAM: hooks, then the signal rounds.
@@ -360,23 +339,6 @@ fn run_program(
         Err(e) => {
             log::error!("cannot run {shown}: {e}");
             Ok(Exit::Failed)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escaped;
-
-    #[test]
-    fn list_fields_are_escaped_onto_one_line() {
-        assert_eq!(escaped("sleep 1000"), "sleep 1000");
-        assert_eq!(escaped("x\n12345 root /sbin/init"), "x\\n12345 root /sbin/init");
-        assert_eq!(escaped("a\tb\rc\\d\x1b[31m\x7f\0"), "a\\tb\\rc\\\\d\\x1b[31m\\x7f\\x00");
-        assert_eq!(escaped("\u{85}\u{2028}\u{202e}é"), "\\u{85}\\u{2028}\\u{202e}é");
-        for c in (0..0x11_0000).filter_map(char::from_u32) {
-            let shown = escaped(&c.to_string());
-            assert!(!shown.chars().any(|s| s.is_control()), "{c:?} shown as {shown:?}");
         }
     }
 }

@@ -239,7 +239,11 @@ impl<T: Targets> Rounds<'_, T> {
                     done.remove(&pid);
                     queue.push(pid);
                 }
-                Err(e) if process::is_exhaustion(&e) => return Err(Error::Exhausted { pid, source: e }),
+                Err(e) if process::is_exhaustion(&e) => {
+                    // None of those held may stay stopped.
+                    self.send(held, signal);
+                    return Err(Error::Exhausted { pid, source: e });
+                }
                 Err(e) => log::warn!("cannot hold process {pid} to signal it: {e}"),
             }
         }

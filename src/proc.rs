@@ -303,19 +303,23 @@ pub fn children(pid: i32) -> Vec<i32> {
 }
 
 /// The audit login session of /proc/WHO (pam_loginuid sets it at login; children inherit
-/// it); None where unset (4294967295) or the kernel has no audit.
+/// it); None where unset or the kernel has no audit.
 pub fn audit_session(who: &str) -> Option<u32> {
-    let text = std::fs::read_to_string(format!("/proc/{who}/sessionid")).ok()?;
-    text.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
+    parse_audit_id(&std::fs::read(format!("/proc/{who}/sessionid")).ok()?)
 }
 
 /// The login uid of /proc/WHO (pam_loginuid: the user who logged in); None where unset.
 pub fn login_uid(who: &str) -> Option<u32> {
-    let text = std::fs::read_to_string(format!("/proc/{who}/loginuid")).ok()?;
-    text.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
+    parse_audit_id(&std::fs::read(format!("/proc/{who}/loginuid")).ok()?)
 }
 
-/// `text` on one line, so that a process cannot forge another row of `list` or a log line: `\\`, `\n`, `\t`, `\r`, other
+/// An audit ID as /proc/PID/sessionid and loginuid give it; None for unset (4294967295).
+pub fn parse_audit_id(text: &[u8]) -> Option<u32> {
+    std::str::from_utf8(text).ok()?.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
+}
+
+/// `text` on one line, so that a process cannot forge another row of `list` or a log
+/// line: `\\`, `\n`, `\t`, `\r`, other
 /// control characters as `\xHH` (C0 and DEL) or `\u{HHHH}` (C1, line and paragraph
 /// separators, and the bidirectional controls that reorder what a terminal shows).
 pub fn printable(text: &str) -> String {

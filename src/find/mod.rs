@@ -286,12 +286,12 @@ impl Session {
     }
 
     /// What ties a process without the tag to the session's login: the audit login session
-    /// xexit runs in (a login of the target user), or the login session cgroup it runs in. A process that cleared or
-    /// overwrote its environment is still the login's; one with another tag value is not.
+    /// xexit runs in (a login of the target user), or the login session cgroup it runs in.
+    /// A process that cleared or overwrote its environment is still the login's; one with
+    /// another tag value is not.
     fn login_tie(&self, pid: i32, reader: &mut ProcReader) -> Option<String> {
         if let Some(own) = self.login_audit
-            && reader.read(pid, "sessionid").ok().and_then(|id| std::str::from_utf8(id).ok()?.trim().parse().ok())
-                == Some(own)
+            && reader.read(pid, "sessionid").ok().and_then(proc::parse_audit_id) == Some(own)
         {
             return Some(format!("same login session as xexit (audit session {own})"));
         }

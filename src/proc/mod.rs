@@ -1,11 +1,18 @@
-//! Reading /proc: one listing, one reader with a bounded buffer, one status parser, one
-//! zombie check.
+//! Reading /proc: one listing, one reader with a bounded buffer; the parsers of what it
+//! reads are in status.rs and text.rs.
 
 use std::fmt::Write as _;
 use std::io;
 use std::os::fd::OwnedFd;
 
 use rustix::fs::{Mode, OFlags};
+
+mod status;
+mod text;
+
+use self::status::parse_stat_ids;
+pub use self::status::{StatIds, Status};
+pub use self::text::{env_value, printable};
 
 /// A file that could not be read, named.
 #[derive(Debug, thiserror::Error)]
@@ -218,78 +225,6 @@ fn read_whole(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
-/// The parsed fields of /proc/PID/status that matter here.
-#[derive(Debug)]
-pub struct Status {
-    pub name: String,
-    pub state: String,
-    pub real_uid: u32,
-    pub effective_uid: u32,
-    pub kernel_thread: bool,
-}
-
-impl Status {
-    pub fn parse(pid: i32, text: &str) -> Option<Status> {
-        let mut name = None;
-        let mut state = None;
-        let mut uids = None;
-        let mut ppid = None;
-        let mut kthread = None;
-        for line in text.lines() {
-            let Some((key, value)) = line.split_once(':') else { continue };
-            let value = value.trim();
-            match key {
-                "Name" => name = Some(value.to_string()),
-                "State" => state = Some(value.to_string()),
-                "PPid" => ppid = value.parse::<i32>().ok(),
-                "Kthread" => kthread = Some(value == "1"),
-                "Uid" => {
-                    let mut ids = value.split_whitespace().filter_map(|v| v.parse::<u32>().ok());
-                    uids = ids.next().zip(ids.next());
-                }
-                _ => {}
-            }
-        }
-        let (real_uid, effective_uid) = uids?;
-        // Kernels before 6.x have no Kthread: line; their kernel threads are kthreadd's children.
-        let kernel_thread = kthread.unwrap_or(pid == 2 || ppid == Some(2));
-        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread })
-    }
-
-    /// Whether `uid` owns the process (any uid for `None`): real and effective uid alike, so
-    /// a setuid program the user started is not the user's.
-    pub fn is_owned_by(&self, uid: Option<u32>) -> bool {
-        uid.is_none_or(|uid| self.real_uid == uid && self.effective_uid == uid)
-    }
-
-    pub fn is_zombie(&self) -> bool {
-        is_dead_state(&self.state)
-    }
-}
-
-/// Whether a state letter (of status or stat) is a zombie's or a dead process's.
-fn is_dead_state(state: &str) -> bool {
-    state.starts_with('Z') || state.starts_with('X')
-}
-
-/// The IDs a process's /proc/PID/stat gives, for a live (non-zombie) process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StatIds {
-    pub ppid: i32,
-    pub pgrp: i32,
-    pub sid: i32,
-}
-
-/// Parses /proc/PID/stat after the command name (which may hold spaces and parentheses).
-fn parse_stat_ids(stat: &[u8]) -> Option<StatIds> {
-    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
-    let mut fields = std::str::from_utf8(after_name).ok()?.split_whitespace();
-    let state = fields.next()?;
-    let mut next = || fields.next()?.parse::<i32>().ok();
-    let (ppid, pgrp, sid) = (next()?, next()?, next()?);
-    (!is_dead_state(state)).then_some(StatIds { ppid, pgrp, sid })
-}
-
 /// The children of every thread of `pid` (/proc/PID/task/TID/children).
 pub fn children(pid: i32) -> Vec<i32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
@@ -318,65 +253,9 @@ pub fn parse_audit_id(text: &[u8]) -> Option<u32> {
     std::str::from_utf8(text).ok()?.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
 }
 
-/// `text` on one line, so that a process cannot forge another row of `list` or a log
-/// line: `\\`, `\n`, `\t`, `\r`, other
-/// control characters as `\xHH` (C0 and DEL) or `\u{HHHH}` (C1, line and paragraph
-/// separators, and the bidirectional controls that reorder what a terminal shows).
-pub fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-            '\u{80}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)))
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The value of NAME in a NUL-separated environment block (the first one, as getenv finds).
-pub fn env_value<'a>(environ: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    environ
-        .split(|b| *b == 0)
-        .find_map(|entry| entry.strip_prefix(name.as_bytes()).and_then(|rest| rest.strip_prefix(b"=")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn env_values_match_whole_values_only() {
-        let environ = b"HOME=/home/a\0TAG=ws010\0TAG=ws01\0XTAG=ws01\0";
-        assert_eq!(env_value(environ, "TAG"), Some(&b"ws010"[..]));
-        assert_eq!(env_value(environ, "HOME"), Some(&b"/home/a"[..]));
-        assert_eq!(env_value(environ, "TA"), None);
-        assert_eq!(env_value(environ, "AG"), None);
-    }
-
-    #[test]
-    fn status_parsing_finds_uids_state_and_kernel_threads() {
-        let text = "Name:\tbash\nState:\tS (sleeping)\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\nKthread:\t0\n";
-        let status = Status::parse(42, text).unwrap();
-        assert_eq!((status.name.as_str(), status.real_uid, status.kernel_thread), ("bash", 1000, false));
-        let old_kernel = "Name:\tkworker\nState:\tI (idle)\nPPid:\t2\nUid:\t0\t0\t0\t0\n";
-        assert!(Status::parse(7, old_kernel).unwrap().kernel_thread);
-        let zombie = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\n";
-        assert!(Status::parse(8, zombie).unwrap().is_zombie());
-    }
-
-    #[test]
-    fn stat_ids_skip_the_name_and_refuse_zombies() {
-        let stat = b"42 (a) b (c)) S 7 42 40 0 -1";
-        assert_eq!(parse_stat_ids(stat), Some(StatIds { ppid: 7, pgrp: 42, sid: 40 }));
-        assert_eq!(parse_stat_ids(b"43 (x) Z 7 43 40 0"), None);
-    }
 
     #[test]
     fn a_file_is_read_whole_and_a_missing_one_is_an_error() {
@@ -384,17 +263,5 @@ mod tests {
         let own = std::process::id() as i32;
         assert!(!reader.read(own, "environ").unwrap().is_empty());
         assert!(reader.read(i32::MAX, "environ").is_err());
-    }
-
-    #[test]
-    fn text_is_made_printable_on_one_line() {
-        assert_eq!(printable("sleep 1000"), "sleep 1000");
-        assert_eq!(printable("x\n12345 root /sbin/init"), "x\\n12345 root /sbin/init");
-        assert_eq!(printable("a\tb\rc\\d\x1b[31m\x7f\0"), "a\\tb\\rc\\\\d\\x1b[31m\\x7f\\x00");
-        assert_eq!(printable("\u{85}\u{2028}\u{202e}é"), "\\u{85}\\u{2028}\\u{202e}é");
-        for c in (0..0x11_0000).filter_map(char::from_u32) {
-            let shown = printable(&c.to_string());
-            assert!(!shown.chars().any(|s| s.is_control()), "{c:?} shown as {shown:?}");
-        }
     }
 }

@@ -1,0 +1,95 @@
+//! /proc/PID/status and /proc/PID/stat: owner, state, name, and the IDs of relatives.
+
+/// The parsed fields of /proc/PID/status that matter here.
+#[derive(Debug)]
+pub struct Status {
+    pub name: String,
+    pub state: String,
+    pub real_uid: u32,
+    pub effective_uid: u32,
+    pub kernel_thread: bool,
+}
+
+impl Status {
+    pub fn parse(pid: i32, text: &str) -> Option<Status> {
+        let mut name = None;
+        let mut state = None;
+        let mut uids = None;
+        let mut ppid = None;
+        let mut kthread = None;
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else { continue };
+            let value = value.trim();
+            match key {
+                "Name" => name = Some(value.to_string()),
+                "State" => state = Some(value.to_string()),
+                "PPid" => ppid = value.parse::<i32>().ok(),
+                "Kthread" => kthread = Some(value == "1"),
+                "Uid" => {
+                    let mut ids = value.split_whitespace().filter_map(|v| v.parse::<u32>().ok());
+                    uids = ids.next().zip(ids.next());
+                }
+                _ => {}
+            }
+        }
+        let (real_uid, effective_uid) = uids?;
+        // Kernels before 6.x have no Kthread: line; their kernel threads are kthreadd's children.
+        let kernel_thread = kthread.unwrap_or(pid == 2 || ppid == Some(2));
+        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread })
+    }
+
+    /// Whether `uid` owns the process (any uid for `None`): real and effective uid alike, so
+    /// a setuid program the user started is not the user's.
+    pub fn is_owned_by(&self, uid: Option<u32>) -> bool {
+        uid.is_none_or(|uid| self.real_uid == uid && self.effective_uid == uid)
+    }
+
+    pub fn is_zombie(&self) -> bool {
+        is_dead_state(&self.state)
+    }
+}
+
+/// Whether a state letter (of status or stat) is a zombie's or a dead process's.
+fn is_dead_state(state: &str) -> bool {
+    state.starts_with('Z') || state.starts_with('X')
+}
+
+/// The IDs a process's /proc/PID/stat gives, for a live (non-zombie) process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatIds {
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub sid: i32,
+}
+
+/// Parses /proc/PID/stat after the command name (which may hold spaces and parentheses).
+pub(super) fn parse_stat_ids(stat: &[u8]) -> Option<StatIds> {
+    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
+    let mut fields = std::str::from_utf8(after_name).ok()?.split_whitespace();
+    let state = fields.next()?;
+    let mut next = || fields.next()?.parse::<i32>().ok();
+    let (ppid, pgrp, sid) = (next()?, next()?, next()?);
+    (!is_dead_state(state)).then_some(StatIds { ppid, pgrp, sid })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_parsing_finds_uids_state_and_kernel_threads() {
+        let text = "Name:\tbash\nState:\tS (sleeping)\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\nKthread:\t0\n";
+        let status = Status::parse(42, text).unwrap();
+        assert_eq!((status.name.as_str(), status.real_uid, status.kernel_thread), ("bash", 1000, false));
+        let old_kernel = "Name:\tkworker\nState:\tI (idle)\nPPid:\t2\nUid:\t0\t0\t0\t0\n";
+        assert!(Status::parse(7, old_kernel).unwrap().kernel_thread);
+        let zombie = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\n";
+        assert!(Status::parse(8, zombie).unwrap().is_zombie());
+    }
+    #[test]
+    fn stat_ids_skip_the_name_and_refuse_zombies() {
+        let stat = b"42 (a) b (c)) S 7 42 40 0 -1";
+        assert_eq!(parse_stat_ids(stat), Some(StatIds { ppid: 7, pgrp: 42, sid: 40 }));
+        assert_eq!(parse_stat_ids(b"43 (x) Z 7 43 40 0"), None);
+    }
+}

@@ -1,0 +1,55 @@
+//! Text that comes from processes: made printable, and searched for a variable.
+
+/// `text` on one line, so that a process cannot forge another row of `list` or a log
+/// line: `\\`, `\n`, `\t`, `\r`, other
+/// control characters as `\xHH` (C0 and DEL) or `\u{HHHH}` (C1, line and paragraph
+/// separators, and the bidirectional controls that reorder what a terminal shows).
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0'..='\x1f' | '\x7f' => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            '\u{80}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)))
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The value of NAME in a NUL-separated environment block (the first one, as getenv finds).
+pub fn env_value<'a>(environ: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    environ
+        .split(|b| *b == 0)
+        .find_map(|entry| entry.strip_prefix(name.as_bytes()).and_then(|rest| rest.strip_prefix(b"=")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_match_whole_values_only() {
+        let environ = b"HOME=/home/a\0TAG=ws010\0TAG=ws01\0XTAG=ws01\0";
+        assert_eq!(env_value(environ, "TAG"), Some(&b"ws010"[..]));
+        assert_eq!(env_value(environ, "HOME"), Some(&b"/home/a"[..]));
+        assert_eq!(env_value(environ, "TA"), None);
+        assert_eq!(env_value(environ, "AG"), None);
+    }
+    #[test]
+    fn text_is_made_printable_on_one_line() {
+        assert_eq!(printable("sleep 1000"), "sleep 1000");
+        assert_eq!(printable("x\n12345 root /sbin/init"), "x\\n12345 root /sbin/init");
+        assert_eq!(printable("a\tb\rc\\d\x1b[31m\x7f\0"), "a\\tb\\rc\\\\d\\x1b[31m\\x7f\\x00");
+        assert_eq!(printable("\u{85}\u{2028}\u{202e}é"), "\\u{85}\\u{2028}\\u{202e}é");
+        for c in (0..0x11_0000).filter_map(char::from_u32) {
+            let shown = printable(&c.to_string());
+            assert!(!shown.chars().any(|s| s.is_control()), "{c:?} shown as {shown:?}");
+        }
+    }
+}

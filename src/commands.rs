@@ -173,8 +173,8 @@ impl end::Targets for SessionTargets<'_> {
         crate::proc::children(pid)
     }
 
-    fn surely_empty(&mut self) -> bool {
-        self.session.surely_empty()
+    fn emptiness(&mut self) -> end::Emptiness {
+        self.session.emptiness(&self.last)
     }
 
     fn describe(&mut self, pid: i32) -> String {

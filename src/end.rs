@@ -96,11 +96,27 @@ pub trait Targets {
     fn kill_all(&mut self, deadline: Instant) -> bool;
     /// The children of `pid` (of all its threads), as the kernel lists them now.
     fn children(&mut self, pid: i32) -> Vec<i32>;
-    /// Whether the session is empty for certain (a cgroup with nothing left in it), so that
-    /// an empty look needs no settling.
-    fn surely_empty(&mut self) -> bool;
+    /// What the last look is worth when it found no target.
+    fn emptiness(&mut self) -> Emptiness;
     /// A survivor as the report names it: PID, state and command line.
     fn describe(&mut self, pid: i32) -> String;
+}
+
+/// What a look that found no target is worth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Emptiness {
+    /// Nothing is left (a cgroup with no process in it): believed at once.
+    Sure,
+    /// Nothing was seen, which one look cannot prove: believed once looks over SETTLE agree.
+    Unproven,
+    /// Something is left that no look could see (why): never believed.
+    Unseen(String),
+}
+
+/// A look at the session, settled: the targets, and what is left unseen.
+struct Look {
+    pids: Vec<i32>,
+    unseen: Option<String>,
 }
 
 /// What a run of the schedule came to.
@@ -160,8 +176,8 @@ impl<T: Targets> Rounds<'_, T> {
             let mut count = 0;
             let mut killed_all = false;
             loop {
-                let pids = self.look_settled()?;
-                if pids.is_empty() && self.leftovers.is_empty() {
+                let Look { pids, unseen } = self.look_settled()?;
+                if pids.is_empty() && self.leftovers.is_empty() && unseen.is_none() {
                     log_round(step, count, started);
                     log::info!(
                         "session empty {} ms after the first signal ({} processes signalled)",
@@ -185,27 +201,36 @@ impl<T: Targets> Rounds<'_, T> {
             }
             log_round(step, count, started);
         }
-        let mut survivors: Vec<String> =
-            self.look_settled()?.into_iter().map(|pid| self.targets.describe(pid)).collect();
+        let Look { pids, unseen } = self.look_settled()?;
+        let mut survivors: Vec<String> = pids.into_iter().map(|pid| self.targets.describe(pid)).collect();
         survivors.extend(self.leftovers.iter().map(|l| format!("{} (left by a hook)", l.pid())));
+        survivors.extend(unseen);
         for survivor in &survivors {
             log::warn!("survived: {survivor}");
         }
         Ok(Report { survivors })
     }
 
-    /// The session's targets now; when a look sees none (and no leftover of a hook lives), it
-    /// is only believed once looks over SETTLE all agree, unless the session is surely empty.
-    fn look_settled(&mut self) -> Result<Vec<i32>, Error<T::Error>> {
-        let mut pids = self.targets.look().map_err(Error::Look)?;
-        self.leftovers.retain(|l| !l.has_exited());
+    /// The session's targets now. A look that sees none (while no leftover of a hook lives)
+    /// is believed at once where the session is surely empty, once looks over SETTLE all
+    /// agree where that cannot be known, and never while something is left unseen.
+    fn look_settled(&mut self) -> Result<Look, Error<T::Error>> {
         let mut looks = 0;
-        while pids.is_empty() && self.leftovers.is_empty() && looks < SETTLE_LOOKS && !self.targets.surely_empty() {
-            std::thread::sleep(SETTLE / SETTLE_LOOKS);
-            pids = self.targets.look().map_err(Error::Look)?;
-            looks += 1;
+        loop {
+            let pids = self.targets.look().map_err(Error::Look)?;
+            self.leftovers.retain(|l| !l.has_exited());
+            if !pids.is_empty() || !self.leftovers.is_empty() {
+                return Ok(Look { pids, unseen: None });
+            }
+            match self.targets.emptiness() {
+                Emptiness::Unproven if looks < SETTLE_LOOKS => {
+                    std::thread::sleep(SETTLE / SETTLE_LOOKS);
+                    looks += 1;
+                }
+                Emptiness::Unseen(why) => return Ok(Look { pids, unseen: Some(why) }),
+                Emptiness::Sure | Emptiness::Unproven => return Ok(Look { pids, unseen: None }),
+            }
         }
-        Ok(pids)
     }
 
     /// Signals those of `pids` not yet signalled this round, and the children they have made.

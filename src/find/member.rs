@@ -82,6 +82,10 @@ pub struct Sweep {
     /// Something in the scope is not a target (another user, spared, xexit itself), so
     /// cgroup.kill would hit more than the session.
     pub scope_has_others: bool,
+    /// A process listed in the scope exited or moved before it could be examined (one that
+    /// forks and exits, or hops between sub-cgroups), or a cgroup listed none: what the sweep
+    /// saw is not all there is.
+    pub missed: bool,
 }
 
 impl Sweep {
@@ -95,8 +99,12 @@ pub enum Examined {
     Member(Member),
     /// In the scope, but not to be touched: another user, root, PID 1, xexit itself.
     Foreign,
-    /// Not in the scope at all.
+    /// Not in the scope at all, or there but hidden from xexit (hidepid, another PID namespace).
     Outside,
+    /// Gone before it could be examined, or exiting (a zombie).
+    Gone,
+    /// Listed by the cgroup as PID 0: in a PID namespace xexit cannot see into.
+    Invisible,
     /// Has the tag with another value: maybe the user's other session.
     OtherTag,
     /// Its environment was read and has no tag.

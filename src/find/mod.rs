@@ -15,6 +15,7 @@ pub use self::member::{Detail, Member, Sweep, Verdict};
 pub use self::selector::{Scope, Selector};
 pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
+use crate::end::Emptiness;
 use crate::error::Exit;
 use crate::proc::{self, ProcReader, ReadError};
 use crate::process::is_self;
@@ -164,7 +165,7 @@ impl Session {
     /// One full pass: every process of the session, with what is to be done with each.
     pub fn sweep(&self, reader: &mut ProcReader, detail: Detail) -> Result<Sweep, Error> {
         let examine = |pid, reader: &mut ProcReader| self.examine(pid, reader, detail);
-        let examined = match &self.scope {
+        let examined: Vec<(i32, Examined)> = match &self.scope {
             Scope::Cgroup(cgroup) => {
                 let examined = cgroup.pids()?.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
                 reader.take_exhausted().map_or(Ok(examined), Err).map_err(Error::Exhausted)?
@@ -177,7 +178,8 @@ impl Session {
                 proc::scan(pids, reader, examine).map_err(Error::Exhausted)?
             }
         };
-        let mut sweep = Sweep::default();
+        let mut sweep =
+            Sweep { missed: examined.is_empty() && matches!(self.scope, Scope::Cgroup(_)), ..Sweep::default() };
         let mut other_tags = Vec::new();
         let undecided =
             examined.iter().any(|(_, e)| matches!(e, Examined::Member(m) if m.verdict == Verdict::Unreadable));
@@ -193,6 +195,8 @@ impl Session {
                 // A PID the cgroup lists that cannot be examined (hidden by hidepid, or another
                 // PID namespace's) is not known to be the session's: no cgroup.kill then.
                 Examined::Outside if matches!(self.scope, Scope::Cgroup(_)) => sweep.scope_has_others = true,
+                Examined::Gone => sweep.missed = true,
+                Examined::Invisible => (sweep.missed, sweep.scope_has_others) = (true, true),
                 Examined::Untagged | Examined::Outside => {}
             }
         }
@@ -219,10 +223,19 @@ impl Session {
         !sweep.scope_has_others && cgroup.kill_all(deadline)
     }
 
-    /// Whether the session is surely empty now, without a look at /proc: only a cgroup can
-    /// say so (see `Cgroup::is_empty`).
-    pub fn surely_empty(&self) -> bool {
-        matches!(&self.scope, Scope::Cgroup(cgroup) if cgroup.is_empty())
+    /// What a sweep that found no target is worth. Only a cgroup can say the session is
+    /// empty for sure (see `Cgroup::is_empty`); and while it still holds a process the sweep
+    /// missed, no look that sees nothing is to be believed.
+    pub fn emptiness(&self, sweep: &Sweep) -> Emptiness {
+        match &self.scope {
+            Scope::Cgroup(cgroup) if cgroup.is_empty() => Emptiness::Sure,
+            Scope::Cgroup(cgroup) if sweep.missed => Emptiness::Unseen(format!(
+                "cgroup {} still holds processes xexit could not examine (they exited or moved while \
+                 it looked, or run in a PID namespace it cannot see)",
+                cgroup.path
+            )),
+            _ => Emptiness::Unproven,
+        }
     }
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
@@ -240,7 +253,7 @@ impl Session {
                     Some(why) => tie = Some(why),
                     None => return Examined::Untagged,
                 },
-                Tag::Gone => return Examined::Outside,
+                Tag::Gone => return absent_or_outside(pid),
             },
             Scope::Cgroup(cgroup) => {
                 let inside = reader
@@ -249,15 +262,18 @@ impl Session {
                     .and_then(|text| cgroup.path_in(&text))
                     .is_some_and(|path| cgroup.holds(&path));
                 if !inside {
-                    return Examined::Outside;
+                    return absent_or_outside(pid);
                 }
             }
             Scope::User => {}
         }
         let Some(status) = reader.status(pid) else {
-            return Examined::Outside;
+            return absent_or_outside(pid);
         };
-        if status.kernel_thread || status.is_zombie() {
+        if status.is_zombie() {
+            return Examined::Gone;
+        }
+        if status.kernel_thread {
             return Examined::Outside;
         }
         let users_own = status.is_owned_by(self.uid);
@@ -315,6 +331,16 @@ impl Session {
             Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Unreadable,
             Err(_) => Tag::Gone,
         }
+    }
+}
+
+/// A process whose files could not be read: gone, or there but hidden from xexit (hidepid,
+/// another PID namespace), or in another cgroup. Gone only when the kernel says it is.
+fn absent_or_outside(pid: i32) -> Examined {
+    match rustix::process::Pid::from_raw(pid).map(rustix::process::test_kill_process) {
+        None => Examined::Invisible,
+        Some(Err(rustix::io::Errno::SRCH)) => Examined::Gone,
+        Some(_) => Examined::Outside,
     }
 }
 

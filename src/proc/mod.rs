@@ -147,19 +147,30 @@ impl ProcReader {
         }
         self.path.clear();
         let _ = write!(self.path, "{pid}/{file}");
-        let result =
-            rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(io::Error::from)
-                .and_then(|fd| Ok((read_whole(&fd, &mut self.buf)?, fd)));
-        match result {
-            Ok((len, fd)) => Ok((fd, len)),
-            Err(e) => {
-                if crate::process::is_exhaustion(&e) && self.exhausted.is_none() {
-                    self.exhausted = e.raw_os_error().map(io::Error::from_raw_os_error);
-                }
-                Err(e)
-            }
+        let mut result = self.open_and_read_path();
+        // A main thread that exited (pthread_exit) has no memory to read its environment or
+        // command line from, while its other threads run on with it: read through one of them.
+        if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::ESRCH))
+            && let Some(thread) = live_thread(pid)
+        {
+            self.path.clear();
+            let _ = write!(self.path, "{pid}/task/{thread}/{file}");
+            result = self.open_and_read_path();
         }
+        if let Err(e) = &result
+            && crate::process::is_exhaustion(e)
+            && self.exhausted.is_none()
+        {
+            self.exhausted = e.raw_os_error().map(io::Error::from_raw_os_error);
+        }
+        result
+    }
+
+    fn open_and_read_path(&mut self) -> io::Result<(OwnedFd, usize)> {
+        rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(io::Error::from)
+            .and_then(|fd| Ok((read_whole(&fd, &mut self.buf)?, fd)))
+            .map(|(len, fd)| (fd, len))
     }
 
     /// The error that made a read fail for want of descriptors or memory, once.
@@ -235,6 +246,12 @@ pub fn children(pid: i32) -> Vec<i32> {
         }
     }
     found
+}
+
+/// A thread of `pid` other than its main thread, if one runs.
+fn live_thread(pid: i32) -> Option<i32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.flatten().filter_map(|task| task.file_name().to_str()?.parse::<i32>().ok()).find(|tid| *tid != pid)
 }
 
 /// The audit login session of /proc/WHO (pam_loginuid sets it at login; children inherit

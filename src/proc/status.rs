@@ -8,6 +8,8 @@ pub struct Status {
     pub real_uid: u32,
     pub effective_uid: u32,
     pub kernel_thread: bool,
+    /// Live threads; a process whose main thread exited shows the state Z with more than one.
+    pub threads: u32,
 }
 
 impl Status {
@@ -17,6 +19,7 @@ impl Status {
         let mut uids = None;
         let mut ppid = None;
         let mut kthread = None;
+        let mut threads = 1;
         for line in text.lines() {
             let Some((key, value)) = line.split_once(':') else { continue };
             let value = value.trim();
@@ -25,6 +28,7 @@ impl Status {
                 "State" => state = Some(value.to_string()),
                 "PPid" => ppid = value.parse::<i32>().ok(),
                 "Kthread" => kthread = Some(value == "1"),
+                "Threads" => threads = value.parse::<u32>().unwrap_or(1),
                 "Uid" => {
                     let mut ids = value.split_whitespace().filter_map(|v| v.parse::<u32>().ok());
                     uids = ids.next().zip(ids.next());
@@ -35,7 +39,7 @@ impl Status {
         let (real_uid, effective_uid) = uids?;
         // Kernels before 6.x have no Kthread: line; their kernel threads are kthreadd's children.
         let kernel_thread = kthread.unwrap_or(pid == 2 || ppid == Some(2));
-        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread })
+        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread, threads })
     }
 
     /// Whether `uid` owns the process (any uid for `None`): real and effective uid alike, so
@@ -44,8 +48,10 @@ impl Status {
         uid.is_none_or(|uid| self.real_uid == uid && self.effective_uid == uid)
     }
 
+    /// Whether the process is over (a zombie waiting to be reaped). Not so for one whose main
+    /// thread called pthread_exit: its state is Z while its other threads run on.
     pub fn is_zombie(&self) -> bool {
-        is_dead_state(&self.state)
+        is_dead_state(&self.state) && self.threads <= 1
     }
 }
 
@@ -54,7 +60,8 @@ fn is_dead_state(state: &str) -> bool {
     state.starts_with('Z') || state.starts_with('X')
 }
 
-/// The IDs a process's /proc/PID/stat gives, for a live (non-zombie) process.
+/// The IDs a process's /proc/PID/stat gives, for a live process (not a zombie; a main
+/// thread that exited while others run on still counts as live).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatIds {
     pub ppid: i32,
@@ -69,7 +76,9 @@ pub(super) fn parse_stat_ids(stat: &[u8]) -> Option<StatIds> {
     let state = fields.next()?;
     let mut next = || fields.next()?.parse::<i32>().ok();
     let (ppid, pgrp, sid) = (next()?, next()?, next()?);
-    (!is_dead_state(state)).then_some(StatIds { ppid, pgrp, sid })
+    // num_threads is the 20th field, the 14th after the session.
+    let threads = fields.nth(13).and_then(|n| n.parse::<u32>().ok()).unwrap_or(1);
+    (!is_dead_state(state) || threads > 1).then_some(StatIds { ppid, pgrp, sid })
 }
 
 #[cfg(test)]
@@ -85,11 +94,15 @@ mod tests {
         assert!(Status::parse(7, old_kernel).unwrap().kernel_thread);
         let zombie = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\n";
         assert!(Status::parse(8, zombie).unwrap().is_zombie());
+        let main_thread_exited = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\nThreads:\t2\n";
+        assert!(!Status::parse(9, main_thread_exited).unwrap().is_zombie());
     }
     #[test]
     fn stat_ids_skip_the_name_and_refuse_zombies() {
         let stat = b"42 (a) b (c)) S 7 42 40 0 -1";
         assert_eq!(parse_stat_ids(stat), Some(StatIds { ppid: 7, pgrp: 42, sid: 40 }));
-        assert_eq!(parse_stat_ids(b"43 (x) Z 7 43 40 0"), None);
+        assert_eq!(parse_stat_ids(b"43 (x) Z 7 43 40 0 -1 4227084 128 0 0 0 0 0 0 0 20 0 1 0"), None);
+        let main_thread_exited = b"44 (x) Z 7 44 40 0 -1 4227084 128 0 0 0 0 0 0 0 20 0 2 0";
+        assert_eq!(parse_stat_ids(main_thread_exited), Some(StatIds { ppid: 7, pgrp: 44, sid: 40 }));
     }
 }

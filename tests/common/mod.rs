@@ -701,3 +701,15 @@ pub fn catches(pid: i32, signal: Signal) -> bool {
     let mask = status_field(pid, "SigCgt").and_then(|mask| u64::from_str_radix(&mask, 16).ok());
     mask.is_some_and(|mask| mask & (1 << (signal as i32 - 1)) != 0)
 }
+
+/// A C program built for the test (with the system's cc, which Rust links with), in a
+/// directory every test user may read; removed with the returned TempDir.
+pub fn compile_c(name: &str, source: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(&format!("c-{name}"));
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (c_file, program) = (dir.path(&format!("{name}.c")), dir.path(name));
+    std::fs::write(&c_file, source).unwrap();
+    let output = run(Command::new("cc").args(["-O1", "-pthread", "-o"]).arg(&program).arg(&c_file));
+    assert!(output.status.success(), "cc {name}.c: {}", stderr_of(&output));
+    (dir, program)
+}

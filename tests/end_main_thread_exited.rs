@@ -1,0 +1,70 @@
+//! A process whose main thread has exited (pthread_exit) while its other threads run on:
+//! /proc shows its main thread as a zombie, and its environment cannot be read through it.
+//! It is still a live process of the session, found by tag and by cgroup, and ended.
+mod common;
+use common::*;
+use nix::sys::signal::Signal;
+use std::time::Duration;
+
+/// Ignores TERM, starts a thread that waits forever, and ends its main thread.
+const MAIN_THREAD_EXITS: &str = r#"
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+static void *wait_forever(void *arg) { for (;;) pause(); return arg; }
+int main(void) {
+    pthread_t thread;
+    signal(SIGTERM, SIG_IGN);
+    pthread_create(&thread, 0, wait_forever, 0);
+    pthread_exit(0);
+}
+"#;
+
+/// Waits until `pid` shows its main thread as a zombie, with another thread live.
+fn main_thread_gone(pid: i32) -> bool {
+    wait_for(Duration::from_secs(5), || {
+        status_field(pid, "State").is_some_and(|s| s.starts_with('Z'))
+            && status_field(pid, "Threads").is_some_and(|t| t != "1")
+    })
+}
+
+#[test]
+fn found_by_its_tag_and_ended() {
+    if !need_root() {
+        return;
+    }
+    let user = TestUser::get("xxmainexit");
+    let (_dir, program) = compile_c("main-exits", MAIN_THREAD_EXITS);
+    let mut process = user.command(program.to_str().unwrap(), &[("XEXIT_TEST_TAG", "mx1")]).spawn().unwrap();
+    let pid = process.id() as i32;
+    assert!(wait_ignoring(pid, Signal::SIGTERM) && main_thread_gone(pid), "the main thread never exited");
+    let listed = run(xexit(&["list", "--user", &user.name, "--session", "env:XEXIT_TEST_TAG=mx1"]));
+    let output = end_tagged(&user, "mx1", &[]);
+    let ended = !alive(pid);
+    let _ = process.kill();
+    let _ = process.wait();
+    assert!(stdout_of(&listed).lines().any(|l| l.starts_with(&format!("{pid} "))), "not listed");
+    assert!(ended, "it survived\n{}", stderr_of(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
+#[test]
+fn found_by_its_cgroup_and_ended() {
+    if !need_root() {
+        return;
+    }
+    let Some(session) = TestCgroup::create("main-exits") else { return };
+    let user = TestUser::get("xxmainexitcg");
+    let (_dir, program) = compile_c("main-exits", MAIN_THREAD_EXITS);
+    let mut process = user.command_in(&session, program.to_str().unwrap(), &[]).spawn().unwrap();
+    let pid = process.id() as i32;
+    assert!(wait_ignoring(pid, Signal::SIGTERM) && main_thread_gone(pid), "the main thread never exited");
+    // TERM alone: cgroup.kill (KILL only) would end it unseen.
+    let output = run(xexit(&["end", "--no-hooks", "--user", &user.name, "--schedule", "TERM/1", "--session"])
+        .arg(format!("cgroup:{}", session.path)));
+    let log = stderr_of(&output);
+    let _ = process.kill();
+    let _ = process.wait();
+    assert_eq!(output.status.code(), Some(1), "it ignores TERM: xexit must name it as a survivor\n{log}");
+    assert!(log.contains(&format!("survived: {pid} ")), "{log}");
+}

@@ -40,3 +40,47 @@ fn a_command_line_with_a_newline_cannot_forge_a_row() {
     assert!(!text.lines().any(|l| l.starts_with("12345 ")), "a forged row: {text:?}");
     assert!(!text.contains('\x1b') && !text.contains('\t'), "raw control characters: {text:?}");
 }
+
+/// Names itself with backspaces, a right-to-left override, a C1 CSI and DEL (prctl
+/// PR_SET_NAME), empties its command line, ignores TERM and waits.
+const CONTROL_NAME: &str = r#"
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    char *end = argv[argc - 1] + strlen(argv[argc - 1]);
+    prctl(PR_SET_NAME, "\x08\x08\x08\xe2\x80\xae" "toor\xc2\x9b" "2J\x7f");
+    memset(argv[0], 0, end - argv[0]);
+    signal(SIGTERM, SIG_IGN);
+    for (;;) pause();
+}
+"#;
+
+#[test]
+fn a_process_name_with_control_characters_is_shown_escaped() {
+    if !need_root() {
+        return;
+    }
+    let user = TestUser::get("xxnameesc");
+    let (_dir, program) = compile_c("control-name", CONTROL_NAME);
+    let mut child = user.command(program.to_str().unwrap(), &[("XEXIT_TEST_TAG", "esc02")]).spawn().unwrap();
+    let pid = child.id() as i32;
+    assert!(wait_ignoring(pid, nix::sys::signal::Signal::SIGTERM), "it never got ready");
+    let shown = "[\\x08\\x08\\x08\\u{202e}toor\\u{9b}2J\\x7f]";
+    let session = ["--user", &user.name, "--session", "env:XEXIT_TEST_TAG=esc02"];
+    let listed = run(xexit(&["list"]).args(session));
+    let spared = run(xexit(&["end", "--no-hooks", "--schedule", "TERM/0.3", "--spare"]).arg(&program).args(session));
+    let survived = run(xexit(&["end", "--no-hooks", "--schedule", "TERM/0.3"]).args(session));
+    finish(&mut child);
+
+    assert_eq!(stdout_of(&listed), format!("{pid} {} {shown}\n", user.name));
+    let spared_log = stderr_of(&spared);
+    let name = shown.trim_matches(['[', ']']);
+    assert!(spared_log.contains(&format!("sparing {pid} ({name})")), "{spared_log}");
+    let survived_log = stderr_of(&survived);
+    assert!(survived_log.contains(&format!("survived: {pid} ")) && survived_log.contains(shown), "{survived_log}");
+    for log in [&spared_log, &survived_log] {
+        assert!(!log.chars().any(|c| c.is_control() && c != '\n'), "raw control characters: {log:?}");
+    }
+}

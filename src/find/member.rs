@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::proc::printable;
+
 /// Why a process of the session is, or is not, to be signalled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -62,7 +64,12 @@ pub struct Member {
 
 impl fmt::Display for Member {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.name.is_empty() { write!(f, "{}", self.pid) } else { write!(f, "{} ({})", self.pid, self.name) }
+        // The name is the process's own choice (prctl PR_SET_NAME): one line, no escapes.
+        if self.name.is_empty() {
+            write!(f, "{}", self.pid)
+        } else {
+            write!(f, "{} ({})", self.pid, printable(&self.name))
+        }
     }
 }
 

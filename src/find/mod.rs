@@ -114,6 +114,8 @@ enum Tag {
     Other,
     Absent,
     Unreadable,
+    /// Too large to search (see ProcReader::env_value): rewritten on purpose.
+    Oversized,
     Gone,
 }
 
@@ -248,6 +250,9 @@ impl Session {
                 // shows only the effective uid (a setuid helper keeps root as its real uid).
                 Tag::Same => {}
                 Tag::Unreadable => unreadable = true,
+                // Only its owner can have made it so, and what it hides is where to look: it is
+                // the user's (checked below), and taken as the session's.
+                Tag::Oversized => tie = Some("its environment is larger than exec ever makes (rewritten with prctl PR_SET_MM), too large to search for the tag".to_string()),
                 Tag::Other => return Examined::OtherTag,
                 Tag::Absent => match self.login_tie(pid, reader) {
                     Some(why) => tie = Some(why),
@@ -321,14 +326,12 @@ impl Session {
 
     fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {
         let Some(name) = self.scope.tag_name() else { return Tag::Absent };
-        match reader.read(pid, "environ") {
-            Ok(environ) => match proc::env_value(environ, name) {
-                Some(found) if self.scope.tag_matches(found) => Tag::Same,
-                Some(_) => Tag::Other,
-                None => Tag::Absent,
-            },
+        match reader.env_value(pid, name) {
+            Ok(Some(found)) if self.scope.tag_matches(&found) => Tag::Same,
+            Ok(Some(_)) => Tag::Other,
+            Ok(None) => Tag::Absent,
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
-            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Unreadable,
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Oversized,
             Err(_) => Tag::Gone,
         }
     }

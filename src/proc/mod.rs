@@ -1,6 +1,7 @@
 //! Reading /proc: one listing, one reader with a bounded buffer; the parsers of what it
 //! reads are in status.rs and text.rs.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -12,7 +13,8 @@ mod text;
 
 use self::status::parse_stat_ids;
 pub use self::status::{StatIds, Status};
-pub use self::text::{env_value, printable};
+pub use self::text::printable;
+use self::text::{EnvSearch, env_value};
 
 /// A file that could not be read, named.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +102,10 @@ pub fn scan<T: Send>(
 /// larger file is an error, never a reason to grow without bound.
 const MAX_FILE: usize = 8 << 20;
 
+/// How much of an environment larger than MAX_FILE is searched for a variable: a process can
+/// point its environment at any memory it maps, so there must be an end.
+const MAX_ENVIRON: usize = 64 << 20;
+
 /// Reads /proc/PID/FILE through one directory fd and one buffer. A scan of 10,000 processes
 /// is bound by syscalls, so each file costs an openat and one read, and the closes are
 /// batched into close_range calls.
@@ -115,6 +121,9 @@ pub struct ProcReader {
     exhausted: Option<io::Error>,
 }
 
+/// The read buffer's size: room for nearly every /proc file in one read.
+const READ_BUFFER: usize = 64 << 10;
+
 /// How many files stay open before they are closed together, at most: fewer where the
 /// open-files limit is low, so that the scan threads together hold a small share of it.
 const CLOSE_BATCH: usize = 64;
@@ -127,7 +136,7 @@ impl ProcReader {
         Ok(ProcReader {
             proc,
             path: String::new(),
-            buf: vec![0; 64 * 1024],
+            buf: vec![0; READ_BUFFER],
             to_close: Vec::new(),
             close_batch,
             exhausted: None,
@@ -141,9 +150,44 @@ impl ProcReader {
         Ok(&self.buf[..len])
     }
 
+    /// The value of NAME in /proc/PID/environ (the first, as getenv finds it). An environment
+    /// larger than exec makes (rewritten with prctl PR_SET_MM) is searched piece by piece,
+    /// up to MAX_ENVIRON; past that it is an error (FileTooLarge), never "absent".
+    pub fn env_value(&mut self, pid: i32, name: &str) -> io::Result<Option<Cow<'_, [u8]>>> {
+        match self.open_and_read(pid, "environ") {
+            Ok((fd, len)) => {
+                self.to_close.push(fd);
+                Ok(env_value(&self.buf[..len], name).map(Cow::Borrowed))
+            }
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
+                let file = rustix::fs::openat(
+                    &self.proc,
+                    self.path.as_str(),
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                let mut search = EnvSearch::new(name);
+                let mut read = 0;
+                while read < MAX_ENVIRON {
+                    let count = rustix::io::read(&file, &mut self.buf)?;
+                    if count == 0 || search.feed(&self.buf[..count]) {
+                        return Ok(search.finish().map(Cow::Owned));
+                    }
+                    read += count;
+                }
+                Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("no {name} in its first {MAX_ENVIRON} bytes")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn open_and_read(&mut self, pid: i32, file: &str) -> io::Result<(OwnedFd, usize)> {
         if self.to_close.len() >= self.close_batch {
             crate::sys::close_all(std::mem::take(&mut self.to_close));
+        }
+        // A buffer grown for one large file is given back.
+        if self.buf.len() > READ_BUFFER {
+            self.buf = vec![0; READ_BUFFER];
         }
         self.path.clear();
         let _ = write!(self.path, "{pid}/{file}");
@@ -202,8 +246,8 @@ impl ProcReader {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        // The kernel escapes the name in status; the command line is the process's own text.
-        if words.is_empty() { format!("[{name}]") } else { printable(&words.join(" ")) }
+        // Both are the process's own text (the kernel escapes only some of the name).
+        if words.is_empty() { format!("[{}]", printable(name)) } else { printable(&words.join(" ")) }
     }
 
     /// The IDs /proc/PID/stat gives for a live (non-zombie) process.

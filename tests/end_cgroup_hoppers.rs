@@ -4,38 +4,10 @@
 //! (cgroup.kill reaches what no listing catches), or xexit exits non-zero; never "session
 //! empty" with exit 0 while one runs.
 mod common;
+use common::attackers::*;
 use common::*;
 use nix::sys::signal::Signal;
 use std::time::Duration;
-
-/// Forks its successor and exits, with no pause: each PID lives about a millisecond.
-const FORK_HOPPER: &str = r#"
-#include <signal.h>
-#include <unistd.h>
-int main(void) {
-    signal(SIGTERM, SIG_IGN);
-    for (;;) {
-        pid_t child = fork();
-        if (child > 0) _exit(0);
-        if (child < 0) usleep(1000);
-    }
-}
-"#;
-
-/// Moves itself between two sub-cgroups (their cgroup.procs files, argv[1] and argv[2]) in a
-/// loop, so that a walk that reads one and then the other can miss it.
-const CGROUP_HOPPER: &str = r#"
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    signal(SIGTERM, SIG_IGN);
-    if (argc < 3) return 2;
-    int a = open(argv[1], O_WRONLY), b = open(argv[2], O_WRONLY);
-    if (a < 0 || b < 0) return 1;
-    for (;;) { write(a, "0", 1); write(b, "0", 1); }
-}
-"#;
 
 /// Waits until the hopper runs, ignoring TERM (the PID seen may have hopped on already).
 fn hopping(session: &TestCgroup) -> bool {

@@ -2,23 +2,10 @@
 //! /proc shows its main thread as a zombie, and its environment cannot be read through it.
 //! It is still a live process of the session, found by tag and by cgroup, and ended.
 mod common;
+use common::attackers::*;
 use common::*;
 use nix::sys::signal::Signal;
 use std::time::Duration;
-
-/// Ignores TERM, starts a thread that waits forever, and ends its main thread.
-const MAIN_THREAD_EXITS: &str = r#"
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
-static void *wait_forever(void *arg) { for (;;) pause(); return arg; }
-int main(void) {
-    pthread_t thread;
-    signal(SIGTERM, SIG_IGN);
-    pthread_create(&thread, 0, wait_forever, 0);
-    pthread_exit(0);
-}
-"#;
 
 /// Waits until `pid` shows its main thread as a zombie, with another thread live.
 fn main_thread_gone(pid: i32) -> bool {

@@ -1,6 +1,7 @@
 //! `xexit list` shows one line per process whatever its command line holds: newlines, tabs
 //! and terminal escapes are escaped (`\n`, `\t`, `\x1b`), so no process can forge a row.
 mod common;
+use common::attackers::*;
 use common::*;
 
 #[test]
@@ -40,22 +41,6 @@ fn a_command_line_with_a_newline_cannot_forge_a_row() {
     assert!(!text.lines().any(|l| l.starts_with("12345 ")), "a forged row: {text:?}");
     assert!(!text.contains('\x1b') && !text.contains('\t'), "raw control characters: {text:?}");
 }
-
-/// Names itself with backspaces, a right-to-left override, a C1 CSI and DEL (prctl
-/// PR_SET_NAME), empties its command line, ignores TERM and waits.
-const CONTROL_NAME: &str = r#"
-#include <signal.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    char *end = argv[argc - 1] + strlen(argv[argc - 1]);
-    prctl(PR_SET_NAME, "\x08\x08\x08\xe2\x80\xae" "toor\xc2\x9b" "2J\x7f");
-    memset(argv[0], 0, end - argv[0]);
-    signal(SIGTERM, SIG_IGN);
-    for (;;) pause();
-}
-"#;
 
 #[test]
 fn a_process_name_with_control_characters_is_shown_escaped() {

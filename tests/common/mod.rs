@@ -2,6 +2,7 @@
 //! and process trees, and the skip rule (a skip is a failure under CI=true).
 #![allow(dead_code)]
 
+pub mod attackers;
 pub mod desktop;
 
 use std::io::{BufRead, BufReader};
@@ -149,8 +150,10 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
-            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
-            !matches!(state, Some("Z" | "X"))
+            let fields: Vec<&str> =
+                stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+            // A zombie is over, unless only its main thread exited (num_threads, field 20).
+            !matches!(fields.first(), Some(&("Z" | "X"))) || fields.get(17).is_some_and(|threads| *threads != "1")
         }
         Err(_) => false,
     }

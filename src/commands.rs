@@ -14,6 +14,7 @@ use crate::find::{self, Detail, Session, SessionOptions, Sweep};
 use crate::hooks::{self, HookOptions};
 use crate::logging::{self, LogOptions};
 use crate::proc::{ProcReader, printable};
+use crate::process::Signal;
 use crate::watchdog::Reason;
 
 /// What the command line asks for.
@@ -92,10 +93,15 @@ fn end_session(
     display: Option<String>,
 ) -> Result<Exit, Error> {
     let mut targets = SessionTargets::new(session)?;
-    let pids: Vec<i32> = targets.sweep(Detail::Plain)?.targets().map(|m| m.pid).collect();
+    let pids = end::Targets::look(&mut targets)?;
     log::info!("ending session {} of {} ({reason}): {} processes", session.scope, session.user_label(), pids.len());
-    let context =
-        hooks::Context { reason, display, session: session.scope.to_string(), user: session.user_name.clone(), pids };
+    let context = hooks::Context {
+        reason,
+        display,
+        session: session.scope.to_string(),
+        user: session.user_name.clone(),
+        pids: pids.clone(),
+    };
     // Never an error: what went wrong with the hooks is logged, and the session still ends.
     let hooks = match &options.hooks {
         Some(hooks) => hooks::run_all(hooks, &context, options.dry_run),
@@ -109,7 +115,7 @@ fn end_session(
         end::dry_run(&options.schedule, &pids);
         return Ok(Exit::Ok);
     }
-    let report = end::end(&mut targets, &options.schedule, leftovers)?;
+    let report = end::end(&mut targets, &options.schedule, pids, leftovers)?;
     Ok(if report.survivors.is_empty() && !hooks.failed { Exit::Ok } else { Exit::Failed })
 }
 
@@ -161,6 +167,13 @@ impl end::Targets for SessionTargets<'_> {
         Ok(self.last.targets().map(|m| m.pid).collect())
     }
 
+    fn look_near(&mut self, candidates: Vec<i32>) -> Result<Vec<i32>, find::Error> {
+        let sweep = self.session.sweep_near(&mut self.reader, candidates)?;
+        self.announce(&sweep);
+        self.last = sweep;
+        Ok(self.last.targets().map(|m| m.pid).collect())
+    }
+
     fn confirm(&mut self, pid: i32) -> bool {
         self.session.confirm(pid, &mut self.reader)
     }
@@ -171,6 +184,10 @@ impl end::Targets for SessionTargets<'_> {
 
     fn children(&mut self, pid: i32) -> Vec<i32> {
         crate::proc::children(pid)
+    }
+
+    fn ignores(&mut self, pid: i32, signal: Signal) -> bool {
+        self.reader.status(pid).is_some_and(|status| status.ignores(signal.as_raw()))
     }
 
     fn emptiness(&mut self) -> end::Emptiness {

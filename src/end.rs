@@ -87,8 +87,12 @@ impl FromStr for Schedule {
 /// How the rounds see the session: `end` never looks for processes itself.
 pub trait Targets {
     type Error: std::error::Error + 'static;
-    /// The PIDs of the session's processes to signal, as they are now.
+    /// The PIDs of the session's processes to signal, as they are now: a full look.
     fn look(&mut self) -> Result<Vec<i32>, Self::Error>;
+    /// Those of `candidates` (processes already known, and their children) that are targets:
+    /// a look that costs what the session costs, not what the host does. Where it cannot be
+    /// told yet whether a candidate belongs, it is left to the next full look.
+    fn look_near(&mut self, candidates: Vec<i32>) -> Result<Vec<i32>, Self::Error>;
     /// Whether `pid` is still a target, right before its signal; its pidfd is already open.
     fn confirm(&mut self, pid: i32) -> bool;
     /// KILL to every target of the last look at once where that is safe (cgroup.kill), then
@@ -96,6 +100,8 @@ pub trait Targets {
     fn kill_all(&mut self, deadline: Instant) -> bool;
     /// The children of `pid` (of all its threads), as the kernel lists them now.
     fn children(&mut self, pid: i32) -> Vec<i32>;
+    /// Whether `pid` ignores `signal`.
+    fn ignores(&mut self, pid: i32, signal: Signal) -> bool;
     /// What the last look is worth when it found no target.
     fn emptiness(&mut self) -> Emptiness;
     /// A survivor as the report names it: PID, state and command line.
@@ -126,19 +132,32 @@ pub struct Report {
     pub survivors: Vec<String>,
 }
 
-/// Runs the schedule against `targets`; `leftovers` (what the hooks left running, outside
-/// the session's scope) are signalled with them.
+/// Runs the schedule against `targets`, starting from `first`, a full look just made;
+/// `leftovers` (what the hooks left running, outside the session's scope) are signalled with
+/// them.
+///
+/// While the schedule runs, the session is followed rather than looked for: the processes
+/// signalled and the children they make. The whole host is looked at again only when that
+/// finds nothing, to confirm the end (see `look_settled`).
 ///
 /// The open-files limit is raised to its maximum first; half of it is the budget of pidfds
 /// held at once, and a session larger than that is signalled in batches.
 pub fn end<T: Targets>(
     targets: &mut T,
     schedule: &Schedule,
+    first: Vec<i32>,
     leftovers: Vec<ProcessRef>,
 ) -> Result<Report, Error<T::Error>> {
     let limit = process::raise_open_files_limit().unwrap_or(u64::MAX);
     let budget = usize::try_from(limit / 2).unwrap_or(usize::MAX).max(8);
-    Rounds { targets, alive: Vec::new(), leftovers, ever_signalled: HashSet::new(), budget }.run(schedule)
+    let first = Some(first);
+    let left_stopped = HashSet::new();
+    let mut rounds =
+        Rounds { targets, alive: Vec::new(), leftovers, ever_signalled: HashSet::new(), budget, first, left_stopped };
+    let report = rounds.run(schedule);
+    // On an error, nothing may stay stopped.
+    rounds.continue_left_stopped();
+    report
 }
 
 /// Logs what the schedule would do to `pids`, and does nothing.
@@ -164,6 +183,12 @@ struct Rounds<'a, T> {
     ever_signalled: HashSet<i32>,
     /// How many processes may be held (one pidfd each) at once.
     budget: usize,
+    /// The full look made before the rounds, not yet used.
+    first: Option<Vec<i32>>,
+    /// Processes left stopped after a signal they ignore: they would not act on it, and
+    /// stopped they can neither fork nor hop away from being followed. Continued at the end
+    /// if they outlive the schedule.
+    left_stopped: HashSet<i32>,
 }
 
 impl<T: Targets> Rounds<'_, T> {
@@ -176,7 +201,10 @@ impl<T: Targets> Rounds<'_, T> {
             let mut count = 0;
             let mut killed_all = false;
             loop {
-                let Look { pids, unseen } = self.look_settled()?;
+                let looked = Instant::now();
+                let Look { pids, unseen } = self.look()?;
+                // A look that takes long (a large session) is made less often.
+                let pause = LOOK_EVERY.max(looked.elapsed() * 2);
                 if pids.is_empty() && self.leftovers.is_empty() && unseen.is_none() {
                     log_round(step, count, started);
                     log::info!(
@@ -197,10 +225,11 @@ impl<T: Targets> Rounds<'_, T> {
                 if now >= deadline {
                     break;
                 }
-                self.wait_for_exits(deadline.min(now + LOOK_EVERY));
+                self.wait_for_exits(deadline.min(now + pause));
             }
             log_round(step, count, started);
         }
+        self.continue_left_stopped();
         let Look { pids, unseen } = self.look_settled()?;
         let mut survivors: Vec<String> = pids.into_iter().map(|pid| self.targets.describe(pid)).collect();
         survivors.extend(self.leftovers.iter().map(|l| format!("{} (left by a hook)", l.pid())));
@@ -211,7 +240,34 @@ impl<T: Targets> Rounds<'_, T> {
         Ok(Report { survivors })
     }
 
-    /// The session's targets now. A look that sees none (while no leftover of a hook lives)
+    /// The session's targets now: the first full look; then what follows from the processes
+    /// signalled (themselves while they live, and their children); and a full look, settled,
+    /// when that is nothing.
+    fn look(&mut self) -> Result<Look, Error<T::Error>> {
+        if let Some(pids) = self.first.take() {
+            if !pids.is_empty() {
+                return Ok(Look { pids, unseen: None });
+            }
+        } else {
+            // Those signalled and still alive were found before and are held: still targets.
+            let mut pids: Vec<i32> = self.alive.iter().map(ProcessRef::pid).collect();
+            let held: HashSet<i32> = pids.iter().copied().collect();
+            let mut children: Vec<i32> = pids.iter().flat_map(|pid| self.targets.children(*pid)).collect();
+            children.retain(|child| !held.contains(child));
+            children.sort_unstable();
+            children.dedup();
+            if !children.is_empty() {
+                pids.extend(self.targets.look_near(children).map_err(Error::Look)?);
+            }
+            self.leftovers.retain(|l| !l.has_exited());
+            if !pids.is_empty() || !self.leftovers.is_empty() {
+                return Ok(Look { pids, unseen: None });
+            }
+        }
+        self.look_settled()
+    }
+
+    /// The session's targets now, from full looks. A look that sees none (while no leftover of a hook lives)
     /// is believed at once where the session is surely empty, once looks over SETTLE all
     /// agree where that cannot be known, and never while something is left unseen.
     fn look_settled(&mut self) -> Result<Look, Error<T::Error>> {
@@ -300,14 +356,33 @@ impl<T: Targets> Rounds<'_, T> {
     fn send(&mut self, held: Vec<ProcessRef>, signal: Signal) -> usize {
         let mut reached = 0;
         for process in held {
-            // After KILL a stopped process dies as it is; any other signal is followed by CONT.
-            if process.signal(signal) {
+            // After KILL a stopped process dies as it is; any other signal is followed by
+            // CONT, unless the process ignores it.
+            let pid = process.pid();
+            let stay_stopped = needs_cont(signal) && self.targets.ignores(pid, signal);
+            let delivered = if stay_stopped { process.send(signal) } else { process.signal(signal) };
+            if delivered {
                 reached += 1;
-                self.ever_signalled.insert(process.pid());
+                self.ever_signalled.insert(pid);
+                if stay_stopped {
+                    self.left_stopped.insert(pid);
+                } else {
+                    self.left_stopped.remove(&pid);
+                }
                 self.alive.push(process);
             }
         }
         reached
+    }
+
+    /// Continues whatever was left stopped and still lives (it outlived the schedule).
+    fn continue_left_stopped(&mut self) {
+        for pid in std::mem::take(&mut self.left_stopped) {
+            let targets = &mut *self.targets;
+            if let Ok(Some(process)) = ProcessRef::open_verified(pid, || targets.confirm(pid)) {
+                process.send(Signal::CONT);
+            }
+        }
     }
 
     /// Waits until every signalled process has exited or `until` comes.
@@ -378,6 +453,9 @@ mod tests {
         fn look(&mut self) -> Result<Vec<i32>, io::Error> {
             Ok(vec![self.pid])
         }
+        fn look_near(&mut self, _candidates: Vec<i32>) -> Result<Vec<i32>, io::Error> {
+            Ok(vec![self.pid])
+        }
         fn confirm(&mut self, _pid: i32) -> bool {
             self.checks += 1;
             self.checks % 2 == 1
@@ -387,6 +465,9 @@ mod tests {
         }
         fn children(&mut self, _pid: i32) -> Vec<i32> {
             Vec::new()
+        }
+        fn ignores(&mut self, _pid: i32, _signal: Signal) -> bool {
+            false
         }
         fn emptiness(&mut self) -> Emptiness {
             Emptiness::Unproven
@@ -402,7 +483,7 @@ mod tests {
         let pid = child.id() as i32;
         let mut targets = ChangesBetweenChecks { pid, checks: 0 };
         let schedule: Schedule = "KILL/0.2".parse().unwrap();
-        let report = end(&mut targets, &schedule, Vec::new()).unwrap();
+        let report = end(&mut targets, &schedule, vec![pid], Vec::new()).unwrap();
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         let _ = child.kill();
         let _ = child.wait();

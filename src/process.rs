@@ -46,7 +46,8 @@ impl ProcessRef {
         delivered
     }
 
-    fn send(&self, signal: Signal) -> bool {
+    /// Sends `signal` alone: a stopped process stays stopped.
+    pub fn send(&self, signal: Signal) -> bool {
         match rustix::process::pidfd_send_signal(&self.pidfd, signal) {
             Ok(()) => true,
             Err(rustix::io::Errno::SRCH) => false,

@@ -108,6 +108,9 @@ impl SpareProgram {
     }
 }
 
+const OVERSIZED: &str =
+    "its environment is larger than exec ever makes (rewritten with prctl PR_SET_MM), too large to search for the tag";
+
 /// What reading the tag from a process's environment tells.
 enum Tag {
     Same,
@@ -180,6 +183,27 @@ impl Session {
                 proc::scan(pids, reader, examine).map_err(Error::Exhausted)?
             }
         };
+        self.decide(examined, reader)
+    }
+
+    /// What a sweep of the processes `near` finds, and nothing else: for following a session
+    /// already found. A cgroup is swept whole, which costs no more. An unreadable process is
+    /// left undecided (no target) until a full sweep sees its relatives and the other logins.
+    pub fn sweep_near(&self, reader: &mut ProcReader, near: Vec<i32>) -> Result<Sweep, Error> {
+        if let Scope::Cgroup(_) = self.scope {
+            return self.sweep(reader, Detail::Plain);
+        }
+        let mut sweep = Sweep::default();
+        for pid in near {
+            if let Examined::Member(m) = self.examine(pid, reader, Detail::Plain) {
+                sweep.members.push(m);
+            }
+        }
+        reader.take_exhausted().map_or(Ok(sweep), Err).map_err(Error::Exhausted)
+    }
+
+    /// A sweep from what each process was found to be; unreadable ones are decided here.
+    fn decide(&self, examined: Vec<(i32, Examined)>, reader: &mut ProcReader) -> Result<Sweep, Error> {
         let mut sweep =
             Sweep { missed: examined.is_empty() && matches!(self.scope, Scope::Cgroup(_)), ..Sweep::default() };
         let mut other_tags = Vec::new();
@@ -242,6 +266,15 @@ impl Session {
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
     fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
+        if let Some(uid) = self.uid {
+            match reader.owner(pid) {
+                // Not the user's: its effective uid is another's. (Root's may still be the
+                // user's, made non-dumpable: its status tells.)
+                Ok(owner) if owner != uid && owner != 0 => return Examined::Foreign,
+                Ok(_) => {}
+                Err(_) => return absent_or_outside(pid),
+            }
+        }
         let mut unreadable = false;
         let mut tie = None;
         match &self.scope {
@@ -252,7 +285,7 @@ impl Session {
                 Tag::Unreadable => unreadable = true,
                 // Only its owner can have made it so, and what it hides is where to look: it is
                 // the user's (checked below), and taken as the session's.
-                Tag::Oversized => tie = Some("its environment is larger than exec ever makes (rewritten with prctl PR_SET_MM), too large to search for the tag".to_string()),
+                Tag::Oversized => tie = Some(OVERSIZED.to_string()),
                 Tag::Other => return Examined::OtherTag,
                 Tag::Absent => match self.login_tie(pid, reader) {
                     Some(why) => tie = Some(why),

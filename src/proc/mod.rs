@@ -150,6 +150,15 @@ impl ProcReader {
         Ok(&self.buf[..len])
     }
 
+    /// The owner of /proc/PID: the process's effective uid, or root for a non-dumpable one.
+    /// One stat, with no file opened: enough to pass over another user's process.
+    pub fn owner(&mut self, pid: i32) -> io::Result<u32> {
+        self.path.clear();
+        let _ = write!(self.path, "{pid}");
+        let stat = rustix::fs::statat(&self.proc, self.path.as_str(), rustix::fs::AtFlags::empty())?;
+        Ok(stat.st_uid)
+    }
+
     /// The value of NAME in /proc/PID/environ (the first, as getenv finds it). An environment
     /// larger than exec makes (rewritten with prctl PR_SET_MM) is searched piece by piece,
     /// up to MAX_ENVIRON; past that it is an error (FileTooLarge), never "absent".

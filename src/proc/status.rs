@@ -10,6 +10,8 @@ pub struct Status {
     pub kernel_thread: bool,
     /// Live threads; a process whose main thread exited shows the state Z with more than one.
     pub threads: u32,
+    /// The signals it ignores (SigIgn), bit N-1 for signal N.
+    pub ignored: u64,
 }
 
 impl Status {
@@ -20,6 +22,7 @@ impl Status {
         let mut ppid = None;
         let mut kthread = None;
         let mut threads = 1;
+        let mut ignored = 0;
         for line in text.lines() {
             let Some((key, value)) = line.split_once(':') else { continue };
             let value = value.trim();
@@ -29,6 +32,7 @@ impl Status {
                 "PPid" => ppid = value.parse::<i32>().ok(),
                 "Kthread" => kthread = Some(value == "1"),
                 "Threads" => threads = value.parse::<u32>().unwrap_or(1),
+                "SigIgn" => ignored = u64::from_str_radix(value, 16).unwrap_or(0),
                 "Uid" => {
                     let mut ids = value.split_whitespace().filter_map(|v| v.parse::<u32>().ok());
                     uids = ids.next().zip(ids.next());
@@ -39,13 +43,18 @@ impl Status {
         let (real_uid, effective_uid) = uids?;
         // Kernels before 6.x have no Kthread: line; their kernel threads are kthreadd's children.
         let kernel_thread = kthread.unwrap_or(pid == 2 || ppid == Some(2));
-        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread, threads })
+        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread, threads, ignored })
     }
 
     /// Whether `uid` owns the process (any uid for `None`): real and effective uid alike, so
     /// a setuid program the user started is not the user's.
     pub fn is_owned_by(&self, uid: Option<u32>) -> bool {
         uid.is_none_or(|uid| self.real_uid == uid && self.effective_uid == uid)
+    }
+
+    /// Whether the process ignores signal number `signal`.
+    pub fn ignores(&self, signal: i32) -> bool {
+        (1..=64).contains(&signal) && self.ignored & (1 << (signal - 1)) != 0
     }
 
     /// Whether the process is over (a zombie waiting to be reaped). Not so for one whose main
@@ -94,8 +103,11 @@ mod tests {
         assert!(Status::parse(7, old_kernel).unwrap().kernel_thread);
         let zombie = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\n";
         assert!(Status::parse(8, zombie).unwrap().is_zombie());
-        let main_thread_exited = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\nThreads:\t2\n";
-        assert!(!Status::parse(9, main_thread_exited).unwrap().is_zombie());
+        let main_thread_exited =
+            "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\nThreads:\t2\nSigIgn:\t0000000000004000\n";
+        let status = Status::parse(9, main_thread_exited).unwrap();
+        assert!(!status.is_zombie());
+        assert!(status.ignores(15) && !status.ignores(1) && !status.ignores(0) && !status.ignores(65));
     }
     #[test]
     fn stat_ids_skip_the_name_and_refuse_zombies() {

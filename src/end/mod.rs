@@ -1,14 +1,15 @@
-//! Ending the session: the rounds of the schedule over processes held by pidfd, looking
-//! again for new ones while each round waits, until none is left or the schedule runs out.
+//! Ending the session: the rounds of the schedule over processes held by pidfd, following
+//! the session while each round waits, until none is left or the schedule runs out.
+
+mod schedule;
 
 use std::collections::HashSet;
 use std::io;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use crate::duration::parse_duration;
+pub use self::schedule::{Schedule, Step};
 use crate::error::Exit;
-use crate::process::{self, ProcessRef, Signal, needs_cont, parse_signal, signal_name, wait_any};
+use crate::process::{self, ProcessRef, Signal, needs_cont, signal_name, wait_any};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error<E: std::error::Error + 'static> {
@@ -40,49 +41,6 @@ const LOOK_EVERY: Duration = Duration::from_millis(50);
 const SETTLE: Duration = Duration::from_millis(100);
 /// The looks made over SETTLE after one that saw nothing.
 const SETTLE_LOOKS: u32 = 3;
-
-/// One signal and how long to wait after it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Step {
-    pub signal: Signal,
-    pub wait: Duration,
-}
-
-/// `--schedule`: SIGNAL/SECONDS pairs, as start-stop-daemon's --retry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Schedule {
-    pub steps: Vec<Step>,
-}
-
-impl Schedule {
-    /// The schedule with `--grace` as its first wait.
-    pub fn with_grace(mut self, grace: Option<Duration>) -> Schedule {
-        if let (Some(grace), Some(first)) = (grace, self.steps.first_mut()) {
-            first.wait = grace;
-        }
-        self
-    }
-}
-
-impl FromStr for Schedule {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = text.split('/').collect();
-        if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.trim().is_empty()) {
-            return Err(format!("'{text}' is not a schedule: give SIGNAL/SECONDS pairs, e.g. TERM/3/KILL/5"));
-        }
-        let steps = parts
-            .chunks(2)
-            .map(|pair| {
-                let signal = parse_signal(pair[0])?;
-                let wait = parse_duration(pair[1]).map_err(|e| format!("in schedule '{text}': {e}"))?;
-                Ok(Step { signal, wait })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        Ok(Schedule { steps })
-    }
-}
 
 /// How the rounds see the session: `end` never looks for processes itself.
 pub trait Targets {
@@ -415,89 +373,4 @@ fn log_round(step: &Step, count: usize, started: Instant) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedules_parse_like_start_stop_daemon() {
-        let schedule: Schedule = "TERM/3/KILL/5".parse().unwrap();
-        assert_eq!(
-            schedule.steps,
-            vec![
-                Step { signal: Signal::TERM, wait: Duration::from_secs(3) },
-                Step { signal: Signal::KILL, wait: Duration::from_secs(5) },
-            ]
-        );
-        let schedule: Schedule = "sighup/250ms/15/1.5/9/2".parse().unwrap();
-        let signals: Vec<Signal> = schedule.steps.iter().map(|s| s.signal).collect();
-        assert_eq!(signals, [Signal::HUP, Signal::TERM, Signal::KILL]);
-        assert_eq!(schedule.steps[1].wait, Duration::from_millis(1500));
-    }
-
-    #[test]
-    fn malformed_schedules_and_unknown_signals_are_refused() {
-        for bad in ["", "TERM", "TERM/3/KILL", "TERM//KILL/5", "/3", "TERM/x"] {
-            assert!(bad.parse::<Schedule>().is_err(), "{bad:?} was accepted");
-        }
-        assert!("BOGUS/3".parse::<Schedule>().unwrap_err().contains("unknown signal 'BOGUS'"));
-    }
-
-    /// One process, whose first check passes and whose second (once stopped) does not.
-    struct ChangesBetweenChecks {
-        pid: i32,
-        checks: usize,
-    }
-
-    impl Targets for ChangesBetweenChecks {
-        type Error = io::Error;
-        fn look(&mut self) -> Result<Vec<i32>, io::Error> {
-            Ok(vec![self.pid])
-        }
-        fn look_near(&mut self, _candidates: Vec<i32>) -> Result<Vec<i32>, io::Error> {
-            Ok(vec![self.pid])
-        }
-        fn confirm(&mut self, _pid: i32) -> bool {
-            self.checks += 1;
-            self.checks % 2 == 1
-        }
-        fn kill_all(&mut self, _deadline: Instant) -> bool {
-            false
-        }
-        fn children(&mut self, _pid: i32) -> Vec<i32> {
-            Vec::new()
-        }
-        fn ignores(&mut self, _pid: i32, _signal: Signal) -> bool {
-            false
-        }
-        fn emptiness(&mut self) -> Emptiness {
-            Emptiness::Unproven
-        }
-        fn describe(&mut self, pid: i32) -> String {
-            pid.to_string()
-        }
-    }
-
-    #[test]
-    fn a_process_that_changes_before_it_is_stopped_is_let_go_running() {
-        let mut child = std::process::Command::new("sleep").arg("100").spawn().unwrap();
-        let pid = child.id() as i32;
-        let mut targets = ChangesBetweenChecks { pid, checks: 0 };
-        let schedule: Schedule = "KILL/0.2".parse().unwrap();
-        let report = end(&mut targets, &schedule, vec![pid], Vec::new()).unwrap();
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(targets.checks >= 2, "checked {} times", targets.checks);
-        assert_eq!(report.survivors, [pid.to_string()]);
-        let state = state.rsplit(')').next().unwrap_or_default().split_whitespace().next();
-        assert_eq!(state, Some("S"), "left stopped or killed");
-    }
-
-    #[test]
-    fn grace_replaces_the_first_wait() {
-        let schedule: Schedule = "INT/2/KILL/4".parse().unwrap();
-        let schedule = schedule.with_grace(Some(Duration::from_secs(1)));
-        assert_eq!(schedule.steps[0].wait, Duration::from_secs(1));
-        assert_eq!(schedule.steps[1].wait, Duration::from_secs(4));
-    }
-}
+mod tests;

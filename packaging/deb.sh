@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Debian package with cargo-deb, checks it with lintian (no error or warning
 # allowed), installs it with dpkg, checks what an admin would (the binary, the man page, the
-# files under /etc as conffiles, the completions), then purges it again. Run as root on
-# Debian; CI runs it after the tests.
+# files under /etc as conffiles, a setting in /etc/default/xexit reaching xexit, the
+# completions, the docs), then purges it again. Run as root on Debian; CI runs it after the
+# tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +59,7 @@ trap 'dpkg --purge xexit >/dev/null; rm -rf "$unpacked"' EXIT
 [ "$(command -v xexit)" = /usr/bin/xexit ] || fail "xexit is not /usr/bin/xexit"
 [ "$(man -w xexit)" = /usr/share/man/man1/xexit.1.gz ] || fail "man -w xexit: $(man -w xexit 2>&1)"
 conffiles=$(dpkg-query -W -f='${Conffiles}' xexit)
-for file in /etc/X11/Xsession.d/90xexit /etc/Xexit.d/10sound-server /etc/Xexit.d/20gpg-agent; do
+for file in /etc/X11/Xsession.d/90xexit /etc/default/xexit /etc/Xexit.d/10sound-server /etc/Xexit.d/20gpg-agent; do
     [ -f "$file" ] || fail "$file is missing"
     grep -q " $file " <<<"$conffiles" || fail "$file is not a conffile"
 done
@@ -71,9 +72,16 @@ for file in copyright changelog.Debian.gz README.md.gz; do
     [ -s "/usr/share/doc/xexit/$file" ] || fail "/usr/share/doc/xexit/$file is missing"
 done
 dpkg --verify xexit || fail "dpkg --verify xexit: the installed files differ from DEBIAN/md5sums"
+# An admin's setting in /etc/default/xexit reaches the installed xexit through 90xexit (an
+# option xexit refuses shows it without an X server), and the session would go on.
+echo 'XEXIT_OPTIONS="--interval 17x"' >>/etc/default/xexit
+started=$(env -i PATH=/usr/bin:/bin DISPLAY=:99 sh -c '. /etc/X11/Xsession.d/90xexit; echo session-goes-on' 2>&1)
+grep -q "invalid value '17x' for '--interval" <<<"$started" || fail "/etc/default/xexit is not read: $started"
+grep -q "^session-goes-on$" <<<"$started" || fail "90xexit stopped the session: $started"
 
 dpkg --purge xexit
 trap 'rm -rf "$unpacked"' EXIT
 [ ! -e /usr/bin/xexit ] || fail "/usr/bin/xexit is still there after purge"
 [ ! -e /etc/Xexit.d/20gpg-agent ] || fail "/etc/Xexit.d is still there after purge"
+[ ! -e /etc/default/xexit ] || fail "/etc/default/xexit is still there after purge"
 echo "deb.sh: 1 passed, 0 failed"

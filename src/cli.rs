@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::commands::{Command, EndOptions, ListOptions, WatchOptions};
 use crate::duration::{parse_duration, parse_positive_duration};
@@ -20,11 +20,22 @@ use crate::logging::LogOptions;
 /// Without a subcommand, xexit watches the display (`xexit watch`); `xexit PROGRAM`
 /// runs PROGRAM on loss, as the classic xexit did.
 #[derive(Parser, Debug)]
-#[command(name = "xexit", version)]
+#[command(name = "xexit", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: CliCommand,
+    command: Option<CliCommand>,
+
+    /// `xexit [OPTIONS] [PROGRAM]`, the implicit watch: here so that the help and the shell
+    /// completions show its options; `parse` names `watch` itself, so these stay unused.
+    #[command(flatten)]
+    watch: WatchArgs,
 }
+
+/// The usage lines: the implicit watch first, as it is used most.
+const USAGE: &str = "xexit [OPTIONS] [PROGRAM [ARG]...]
+       xexit watch [OPTIONS] [PROGRAM [ARG]...]
+       xexit list [OPTIONS]
+       xexit end [OPTIONS]";
 
 #[derive(Subcommand, Debug)]
 enum CliCommand {
@@ -165,15 +176,40 @@ enum LogTarget {
 const SUBCOMMANDS: &[&str] = &["watch", "list", "end", "help"];
 const TOP_LEVEL_FLAGS: &[&str] = &["-h", "--help", "-V", "--version"];
 
-/// The clap definition, for the man page test and the shell completions.
+/// The clap definition, for parsing, the man page test and the shell completions: with the
+/// usage lines, and the exit statuses after each help.
 pub fn command() -> clap::Command {
-    Cli::command()
+    let command = Cli::command().override_usage(USAGE);
+    let exit_status = exit_status_help(&command);
+    command
+        .after_help(exit_status.clone())
+        .mut_subcommand("watch", |sub| sub.after_help(exit_status.clone()))
+        .mut_subcommand("list", |sub| sub.after_help(exit_status.clone()))
+        .mut_subcommand("end", |sub| sub.after_help(exit_status.clone()))
+}
+
+/// The exit-status table (the rows of `Exit`), styled as clap styles its headings.
+fn exit_status_help(command: &clap::Command) -> String {
+    let header = command.get_styles().get_header();
+    let rows = [
+        (Exit::Ok, "done: the session was ended, or left alone on SIGTERM, SIGINT or EXIT; list found processes"),
+        (
+            Exit::Failed,
+            "the session was ended but processes survived, a hook could not be run or failed, PROGRAM\n     \
+             failed, or an error came up while ending it; list found none",
+        ),
+        (Exit::Usage, "usage or configuration error; nothing was run or signalled"),
+        (Exit::Unreachable, "the display could not be reached at start"),
+    ];
+    let rows: Vec<String> = rows.iter().map(|(exit, meaning)| format!("  {}  {meaning}", exit.code())).collect();
+    format!("{header}Exit status:{header:#}\n{}", rows.join("\n"))
 }
 
 /// Parses the arguments (argv[0] first) into options; `None` when clap printed help or the
 /// version, which is all there is to do.
 pub fn parse(args: Vec<OsString>) -> Result<Option<Command>, Error> {
-    let cli = match Cli::try_parse_from(with_default_subcommand(args)) {
+    let matches = command().try_get_matches_from(with_default_subcommand(args));
+    let cli = match matches.and_then(|matches| Cli::from_arg_matches(&matches)) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
@@ -184,7 +220,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Command>, Error> {
             return Err(Error::new(Exit::Usage, text.trim().trim_start_matches("error: ").to_string()));
         }
     };
-    Ok(Some(construct(cli.command)))
+    Ok(Some(construct(cli.command.unwrap_or(CliCommand::Watch(cli.watch)))))
 }
 
 /// The one place where arguments become options; DISPLAY is read here, once.
@@ -278,7 +314,7 @@ mod tests {
             "--interval",
         ])))
         .unwrap();
-        let CliCommand::Watch(watch) = cli.command else { panic!("not watch") };
+        let Some(CliCommand::Watch(watch)) = cli.command else { panic!("not watch") };
         assert!(watch.foreground);
         assert_eq!(watch.program, args(&["/bin/echo", "-n", "--interval"]));
     }

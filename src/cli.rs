@@ -1,11 +1,12 @@
 //! The command line: `xexit [watch] ...`, `xexit list ...`, `xexit end ...`. The only module
 //! that knows clap: `parse` turns the arguments into the plain options of `commands`.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, ValueHint};
 
 use crate::commands::{Command, EndOptions, ListOptions, WatchOptions};
 use crate::duration::{parse_duration, parse_positive_duration};
@@ -65,7 +66,7 @@ struct WatchArgs {
     end: EndArgs,
 
     /// Run this on loss instead of ending the session (the classic xexit's interface).
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, value_hint = ValueHint::CommandWithArguments)]
     program: Vec<OsString>,
 }
 
@@ -109,11 +110,11 @@ struct SessionArgs {
     display: Option<String>,
 
     /// Which processes make up the session: auto, cgroup, cgroup:PATH, env:NAME, env:NAME=VALUE, display or user.
-    #[arg(long, value_name = "SELECTOR", default_value = "auto")]
+    #[arg(long, value_name = "SELECTOR", default_value = "auto", value_parser = SelectorParser, hide_possible_values = true)]
     session: Selector,
 
     /// The session's user (NAME or UID); only root may name another user than itself.
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", value_hint = ValueHint::Username)]
     user: Option<String>,
 
     /// What to do with the user's processes whose environment cannot be read.
@@ -121,14 +122,14 @@ struct SessionArgs {
     unreadable: Unreadable,
 
     /// Never signal processes running this program: a path, or a name in PATH (repeatable).
-    #[arg(long, value_name = "PROGRAM")]
+    #[arg(long, value_name = "PROGRAM", value_hint = ValueHint::CommandName)]
     spare: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 struct HookArgs {
     /// Run the exit hooks in this directory before ending the session.
-    #[arg(long, value_name = "DIR", default_value = "/etc/Xexit.d")]
+    #[arg(long, value_name = "DIR", default_value = "/etc/Xexit.d", value_hint = ValueHint::DirPath)]
     hook_dir: PathBuf,
 
     /// Run no exit hooks.
@@ -153,6 +154,33 @@ struct OutputArgs {
     /// Where log lines go: stderr, syslog, or auto (stderr in the foreground, syslog when detached).
     #[arg(long, value_enum, value_name = "TARGET", default_value_t = LogTarget::Auto)]
     log: LogTarget,
+}
+
+/// `--session` values, parsed by `Selector`; its forms are what the shell completions offer.
+#[derive(Clone)]
+struct SelectorParser;
+
+/// The selector forms offered to the shell completions (PATH and NAME left to type).
+const SELECTOR_FORMS: &[(&str, &str)] = &[
+    ("auto", "cgroup in a login session's cgroup, else env:LTSP_CLIENT_HOSTNAME, else display"),
+    ("cgroup", "xexit's own cgroup and its descendants"),
+    ("cgroup:", "cgroup:PATH: that cgroup v2 group and its descendants"),
+    ("env:", "env:NAME or env:NAME=VALUE: processes with that environment variable"),
+    ("env:LTSP_CLIENT_HOSTNAME", "processes of this LTSP thin client's session"),
+    ("display", "processes whose DISPLAY names the watched display"),
+    ("user", "every process of the user"),
+];
+
+impl TypedValueParser for SelectorParser {
+    type Value = Selector;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &OsStr) -> Result<Selector, clap::Error> {
+        StringValueParser::new().try_map(|text| text.parse::<Selector>()).parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(SELECTOR_FORMS.iter().map(|(form, help)| PossibleValue::new(*form).help(*help))))
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

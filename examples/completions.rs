@@ -22,8 +22,10 @@ pub fn write_completions(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         let path = clap_complete::generate_to(shell, &mut xexit::command(), "xexit", dir)?;
-        if shell == Shell::Bash {
-            complete_users_in_bash(&path)?;
+        match shell {
+            Shell::Bash => complete_users_in_bash(&path)?,
+            Shell::Fish => complete_values_after_options_in_fish(&path)?,
+            _ => {}
         }
         paths.push(path);
     }
@@ -34,12 +36,26 @@ pub fn write_completions(dir: &Path) -> io::Result<Vec<PathBuf>> {
 /// where the value is a user name (its zsh and fish scripts offer users): `--user` gets
 /// `compgen -u` instead.
 fn complete_users_in_bash(path: &Path) -> io::Result<()> {
-    let script = std::fs::read_to_string(path)?;
     let files = "--user)\n                    COMPREPLY=($(compgen -f \"${cur}\"))";
     let users = "--user)\n                    COMPREPLY=($(compgen -u -- \"${cur}\"))";
-    if !script.contains(files) {
-        let why = "clap_complete's bash script no longer completes --user as it did: see complete_users_in_bash";
-        return Err(io::Error::other(why));
+    replace_in(path, files, users, "complete_users_in_bash")
+}
+
+/// In clap_complete's fish script, `xexit --session <TAB>` (a top-level option still waiting
+/// for its value) makes argparse fail, which it takes for "a subcommand was given", so the
+/// top-level options' values were never offered: a failed argparse means no subcommand yet.
+fn complete_values_after_options_in_fish(path: &Path) -> io::Result<()> {
+    let before = "argparse -s (__fish_xexit_global_optspecs) -- $cmd 2>/dev/null\n    or return\n";
+    let after = "argparse -s (__fish_xexit_global_optspecs) -- $cmd 2>/dev/null\n    or return 0\n";
+    replace_in(path, before, after, "complete_values_after_options_in_fish")
+}
+
+/// Replaces `before` with `after` in the script at `path`; an error names `fix` where the
+/// generated script no longer holds `before`.
+fn replace_in(path: &Path, before: &str, after: &str, fix: &str) -> io::Result<()> {
+    let script = std::fs::read_to_string(path)?;
+    if !script.contains(before) {
+        return Err(io::Error::other(format!("clap_complete's script {} changed: see {fix}", path.display())));
     }
-    std::fs::write(path, script.replace(files, users))
+    std::fs::write(path, script.replace(before, after))
 }

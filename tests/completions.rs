@@ -1,6 +1,7 @@
 //! The shell completions, as an administrator presses TAB: the bash script that the package
 //! ships, sourced by a real bash, completes `xexit --` with the watch options, `--session`
-//! with the selector forms, `--user` with user names and `--hook-dir` with directories.
+//! with the selector forms, `--user` with user names and `--hook-dir` with directories; the
+//! fish script, in a real fish, the same values after the top-level options.
 mod common;
 use common::*;
 
@@ -74,4 +75,33 @@ fn hook_dir_offers_directories() {
     // No words of its own: bash adds the directories (compopt -o plusdirs), and only those.
     assert_eq!(offered, Vec::<String>::new());
     assert_eq!(compopts, ["-o plusdirs"]);
+}
+
+/// What a real fish offers for the command line `line` with the fish script (the values,
+/// without their descriptions); None (skipped) without fish.
+fn complete_in_fish(line: &str) -> Option<Vec<String>> {
+    if !need_program("fish") {
+        return None;
+    }
+    let dir = TempDir::new(&format!("completions-fish-{}", line.replace(['/', ' '], "_")));
+    let paths = completions::write_completions(&dir.0).expect("write the completions");
+    let script = "source $argv[1]; and complete -C $argv[2]";
+    let output = run(clean_command("fish").args(["-c", script]).arg(&paths[2]).arg(line));
+    assert!(output.status.success(), "fish: {}", stderr_of(&output));
+    Some(stdout_of(&output).lines().map(|line| line.split('\t').next().unwrap_or_default().to_string()).collect())
+}
+
+#[test]
+fn fish_completes_the_values_of_top_level_options_too() {
+    let forms = ["auto", "cgroup", "cgroup:", "display", "env:", "env:LTSP_CLIENT_HOSTNAME", "user"];
+    for line in ["xexit --session ", "xexit end --session "] {
+        let Some(offered) = complete_in_fish(line) else { return };
+        assert_eq!(offered, forms, "{line:?}");
+    }
+    let Some(offered) = complete_in_fish("xexit --user roo") else { return };
+    assert_eq!(offered, ["root"]);
+    let Some(offered) = complete_in_fish("xexit --hook-dir /et") else { return };
+    assert_eq!(offered, ["/etc/"]);
+    let Some(offered) = complete_in_fish("xexit --hook-t") else { return };
+    assert_eq!(offered, ["--hook-timeout"]);
 }

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(xvfb x11-utils x11-common xauth openssh-client openssh-server openbox xterm tmux gnupg gpg-agent dbus-x11
-    procps passwd util-linux man-db acl gcc libc6-dev)
+    procps passwd util-linux man-db acl gcc libc6-dev shellcheck mandoc
+    bash fish)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
@@ -16,6 +17,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo fmt --check
+# The shell that is shipped (90xexit is sourced by Xsession's sh; /etc/default/xexit by 90xexit) and the scripts here.
+shellcheck Xsession.d/90xexit Xexit.d/* packaging/deb.sh test.sh .ci/run
+shellcheck --shell=sh debian/xexit.default
 cargo clippy --all-targets -- -D warnings
 # No module cycle, no source file over 400 lines.
 .ci/module-graph src >/dev/null

@@ -1,11 +1,12 @@
 //! The command line: `xexit [watch] ...`, `xexit list ...`, `xexit end ...`. The only module
 //! that knows clap: `parse` turns the arguments into the plain options of `commands`.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, ValueHint};
 
 use crate::commands::{Command, EndOptions, ListOptions, WatchOptions};
 use crate::duration::{parse_duration, parse_positive_duration};
@@ -20,11 +21,22 @@ use crate::logging::LogOptions;
 /// Without a subcommand, xexit watches the display (`xexit watch`); `xexit PROGRAM`
 /// runs PROGRAM on loss, as the classic xexit did.
 #[derive(Parser, Debug)]
-#[command(name = "xexit", version)]
+#[command(name = "xexit", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: CliCommand,
+    command: Option<CliCommand>,
+
+    /// `xexit [OPTIONS] [PROGRAM]`, the implicit watch: here so that the help and the shell
+    /// completions show its options; `parse` names `watch` itself, so these stay unused.
+    #[command(flatten)]
+    watch: WatchArgs,
 }
+
+/// The usage lines: the implicit watch first, as it is used most.
+const USAGE: &str = "xexit [OPTIONS] [PROGRAM [ARG]...]
+       xexit watch [OPTIONS] [PROGRAM [ARG]...]
+       xexit list [OPTIONS]
+       xexit end [OPTIONS]";
 
 #[derive(Subcommand, Debug)]
 enum CliCommand {
@@ -54,7 +66,7 @@ struct WatchArgs {
     end: EndArgs,
 
     /// Run this on loss instead of ending the session (the classic xexit's interface).
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, value_hint = ValueHint::CommandWithArguments)]
     program: Vec<OsString>,
 }
 
@@ -98,11 +110,11 @@ struct SessionArgs {
     display: Option<String>,
 
     /// Which processes make up the session: auto, cgroup, cgroup:PATH, env:NAME, env:NAME=VALUE, display or user.
-    #[arg(long, value_name = "SELECTOR", default_value = "auto")]
+    #[arg(long, value_name = "SELECTOR", default_value = "auto", value_parser = SelectorParser, hide_possible_values = true)]
     session: Selector,
 
     /// The session's user (NAME or UID); only root may name another user than itself.
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", value_hint = ValueHint::Username)]
     user: Option<String>,
 
     /// What to do with the user's processes whose environment cannot be read.
@@ -110,14 +122,14 @@ struct SessionArgs {
     unreadable: Unreadable,
 
     /// Never signal processes running this program: a path, or a name in PATH (repeatable).
-    #[arg(long, value_name = "PROGRAM")]
+    #[arg(long, value_name = "PROGRAM", value_hint = ValueHint::CommandName)]
     spare: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 struct HookArgs {
     /// Run the exit hooks in this directory before ending the session.
-    #[arg(long, value_name = "DIR", default_value = "/etc/Xexit.d")]
+    #[arg(long, value_name = "DIR", default_value = "/etc/Xexit.d", value_hint = ValueHint::DirPath)]
     hook_dir: PathBuf,
 
     /// Run no exit hooks.
@@ -144,6 +156,33 @@ struct OutputArgs {
     log: LogTarget,
 }
 
+/// `--session` values, parsed by `Selector`; its forms are what the shell completions offer.
+#[derive(Clone)]
+struct SelectorParser;
+
+/// The selector forms offered to the shell completions (PATH and NAME left to type).
+const SELECTOR_FORMS: &[(&str, &str)] = &[
+    ("auto", "cgroup in a login session's cgroup, else env:LTSP_CLIENT_HOSTNAME, else display"),
+    ("cgroup", "xexit's own cgroup and its descendants"),
+    ("cgroup:", "cgroup:PATH: that cgroup v2 group and its descendants"),
+    ("env:", "env:NAME or env:NAME=VALUE: processes with that environment variable"),
+    ("env:LTSP_CLIENT_HOSTNAME", "processes of this LTSP thin client's session"),
+    ("display", "processes whose DISPLAY names the watched display"),
+    ("user", "every process of the user"),
+];
+
+impl TypedValueParser for SelectorParser {
+    type Value = Selector;
+
+    fn parse_ref(&self, cmd: &clap::Command, arg: Option<&clap::Arg>, value: &OsStr) -> Result<Selector, clap::Error> {
+        StringValueParser::new().try_map(|text| text.parse::<Selector>()).parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(SELECTOR_FORMS.iter().map(|(form, help)| PossibleValue::new(*form).help(*help))))
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Unreadable {
     /// Kill them only when no other session of the user is visible.
@@ -165,15 +204,40 @@ enum LogTarget {
 const SUBCOMMANDS: &[&str] = &["watch", "list", "end", "help"];
 const TOP_LEVEL_FLAGS: &[&str] = &["-h", "--help", "-V", "--version"];
 
-/// The clap definition, for the man page test and the shell completions.
+/// The clap definition, for parsing, the man page test and the shell completions: with the
+/// usage lines, and the exit statuses after each help.
 pub fn command() -> clap::Command {
-    Cli::command()
+    let command = Cli::command().override_usage(USAGE);
+    let exit_status = exit_status_help(&command);
+    command
+        .after_help(exit_status.clone())
+        .mut_subcommand("watch", |sub| sub.after_help(exit_status.clone()))
+        .mut_subcommand("list", |sub| sub.after_help(exit_status.clone()))
+        .mut_subcommand("end", |sub| sub.after_help(exit_status.clone()))
+}
+
+/// The exit-status table (the rows of `Exit`), styled as clap styles its headings.
+fn exit_status_help(command: &clap::Command) -> String {
+    let header = command.get_styles().get_header();
+    let rows = [
+        (Exit::Ok, "done: the session was ended, or left alone on SIGTERM, SIGINT or EXIT; list found processes"),
+        (
+            Exit::Failed,
+            "the session was ended but processes survived, a hook could not be run or failed, PROGRAM\n     \
+             failed, or an error came up while ending it; list found none",
+        ),
+        (Exit::Usage, "usage or configuration error; nothing was run or signalled"),
+        (Exit::Unreachable, "the display could not be reached at start"),
+    ];
+    let rows: Vec<String> = rows.iter().map(|(exit, meaning)| format!("  {}  {meaning}", exit.code())).collect();
+    format!("{header}Exit status:{header:#}\n{}", rows.join("\n"))
 }
 
 /// Parses the arguments (argv[0] first) into options; `None` when clap printed help or the
 /// version, which is all there is to do.
 pub fn parse(args: Vec<OsString>) -> Result<Option<Command>, Error> {
-    let cli = match Cli::try_parse_from(with_default_subcommand(args)) {
+    let matches = command().try_get_matches_from(with_default_subcommand(args));
+    let cli = match matches.and_then(|matches| Cli::from_arg_matches(&matches)) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
@@ -184,7 +248,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Command>, Error> {
             return Err(Error::new(Exit::Usage, text.trim().trim_start_matches("error: ").to_string()));
         }
     };
-    Ok(Some(construct(cli.command)))
+    Ok(Some(construct(cli.command.unwrap_or(CliCommand::Watch(cli.watch)))))
 }
 
 /// The one place where arguments become options; DISPLAY is read here, once.
@@ -278,7 +342,7 @@ mod tests {
             "--interval",
         ])))
         .unwrap();
-        let CliCommand::Watch(watch) = cli.command else { panic!("not watch") };
+        let Some(CliCommand::Watch(watch)) = cli.command else { panic!("not watch") };
         assert!(watch.foreground);
         assert_eq!(watch.program, args(&["/bin/echo", "-n", "--interval"]));
     }

@@ -14,10 +14,12 @@ const SNIPPET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/Xsession.d/90xexit")
 const INSTALL_DIR: &str = "/usr/local/bin";
 
 /// A private /etc/X11/Xsession.d (the machine's snippets, plus 90xexit when installed) and
-/// a private /usr/local/bin holding xexit, made visible by `Installed::command`.
+/// a private /usr/local/bin holding xexit, made visible by `Installed::command`; with
+/// `with_defaults`, a private /etc/default holding an /etc/default/xexit too.
 pub struct Installed {
     pub dir: TempDir,
     with_xexit: bool,
+    with_defaults: bool,
 }
 
 impl Installed {
@@ -42,23 +44,38 @@ impl Installed {
             std::fs::copy(SNIPPET, snippets.join("90xexit")).unwrap();
             std::fs::copy(XEXIT, bin.join("xexit")).unwrap();
         }
-        Some(Installed { dir, with_xexit })
+        Some(Installed { dir, with_xexit, with_defaults: false })
+    }
+
+    /// Installs `text` as /etc/default/xexit (beside a copy of the machine's /etc/default).
+    pub fn with_defaults(mut self, text: &str) -> Installed {
+        let defaults = self.dir.path("default");
+        std::fs::create_dir(&defaults).unwrap();
+        assert!(run(Command::new("cp").arg("-a").arg("/etc/default/.").arg(&defaults)).status.success());
+        std::fs::write(defaults.join("xexit"), text).unwrap();
+        std::fs::set_permissions(&defaults, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(defaults.join("xexit"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        self.with_defaults = true;
+        self
     }
 
     /// `program ARGS` as root inside a new mount namespace where the private files are bound
-    /// over /etc/X11/Xsession.d and /usr/local/bin. With `login_uid`, the process first
-    /// starts an audit login session for that uid, as pam_loginuid does at every login.
+    /// over /etc/X11/Xsession.d, /usr/local/bin and /etc/default. With `login_uid`, the
+    /// process first starts an audit login session for that uid, as pam_loginuid does.
     pub fn command(&self, login_uid: Option<u32>, program: &str) -> Command {
         let mut command = Command::new("unshare");
         let login = login_uid.map(|uid| format!("echo {uid} > /proc/self/loginuid || exit 97;")).unwrap_or_default();
         let bind_bin =
             if self.with_xexit { format!("mount --bind \"$2\" {INSTALL_DIR} || exit 98;") } else { String::new() };
-        let script =
-            format!("mount --bind \"$1\" /etc/X11/Xsession.d || exit 98; {bind_bin} {login} shift 2; exec \"$@\"");
+        let bind_defaults = if self.with_defaults { "mount --bind \"$3\" /etc/default || exit 98;" } else { "" };
+        let script = format!(
+            "mount --bind \"$1\" /etc/X11/Xsession.d || exit 98; {bind_bin} {bind_defaults} {login} shift 3; exec \"$@\""
+        );
         command
             .args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh"])
             .arg(self.dir.path("Xsession.d"))
             .arg(self.dir.path("bin"))
+            .arg(self.dir.path("default"))
             .arg(program)
             .stdin(Stdio::null());
         command

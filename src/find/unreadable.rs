@@ -98,7 +98,12 @@ impl Rule {
 
     /// Which login an unreadable process belongs to.
     fn belonging(&self, pid: i32, kinds: &HashMap<i32, Kin>, reader: &mut ProcReader) -> Belonging {
-        match (self.audit_session, proc::audit_session(&pid.to_string())) {
+        // A process that exited while it was examined tells nothing (it is gone): not another
+        // login, which would spare the session's other unreadable processes with it.
+        let Ok(sessionid) = reader.read(pid, "sessionid").map(proc::parse_audit_id) else {
+            return Belonging::Unknown;
+        };
+        match (self.audit_session, sessionid) {
             (Some(own), Some(theirs)) if own == theirs => {
                 return Belonging::Session(format!("same login session as xexit (audit session {own})"));
             }

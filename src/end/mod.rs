@@ -36,11 +36,13 @@ where
 
 /// How often the session is looked at again for new processes while a round waits.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
-/// How long the session must look empty, look after look, before it is taken as empty: one
-/// look can miss a process that forks a child and exits while /proc is read (a PID hopper).
+/// How long apart two full looks must both see nothing before the session is taken as
+/// empty: one look can miss a process that forks a child and exits while /proc is read (a
+/// PID hopper). Processes that ignore TERM are kept stopped between rounds, so they cannot
+/// hop meanwhile.
 const SETTLE: Duration = Duration::from_millis(100);
 /// The looks made over SETTLE after one that saw nothing.
-const SETTLE_LOOKS: u32 = 3;
+const SETTLE_LOOKS: u32 = 1;
 
 /// How the rounds see the session: `end` never looks for processes itself.
 pub trait Targets {

@@ -56,6 +56,7 @@ const HERD: &str = r#"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
@@ -70,6 +71,8 @@ int main(int argc, char **argv) {
                 if (!procs || fputs("0", procs) < 0 || fclose(procs)) _exit(1);
             }
             if (setgid(atoi(argv[3])) || setuid(atoi(argv[2]))) _exit(1);
+            /* Dumpable again, as any process the user starts (exec restores it). */
+            prctl(PR_SET_DUMPABLE, 1);
             if (write(ready[1], "r", 1) != 1) _exit(1);
             for (;;) pause();
         }

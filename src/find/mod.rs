@@ -266,11 +266,19 @@ impl Session {
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
     fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
+        let mut status = None;
         if let Some(uid) = self.uid {
             match reader.owner(pid) {
-                // Not the user's: its effective uid is another's. (Root's may still be the
-                // user's, made non-dumpable: its status tells.)
+                // Not the user's: its effective uid is another's.
                 Ok(owner) if owner != uid && owner != 0 => return Examined::Foreign,
+                // Root's, or the user's made non-dumpable: its status tells, before any other
+                // file is read.
+                Ok(0) if uid != 0 => match reader.status(pid) {
+                    Some(found) if found.kernel_thread => return Examined::Outside,
+                    Some(found) if !found.is_owned_by(Some(uid)) => return Examined::Foreign,
+                    Some(found) => status = Some(found),
+                    None => return absent_or_outside(pid),
+                },
                 Ok(_) => {}
                 Err(_) => return absent_or_outside(pid),
             }
@@ -305,7 +313,7 @@ impl Session {
             }
             Scope::User => {}
         }
-        let Some(status) = reader.status(pid) else {
+        let Some(status) = status.or_else(|| reader.status(pid)) else {
             return absent_or_outside(pid);
         };
         if status.is_zombie() {

@@ -4,6 +4,7 @@
 mod cgroup;
 mod member;
 mod selector;
+mod spare;
 mod unreadable;
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use std::time::Instant;
 use self::member::Examined;
 pub use self::member::{Detail, Member, Sweep, Verdict};
 pub use self::selector::{Scope, Selector};
+use self::spare::SpareProgram;
 pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
 use crate::end::Emptiness;
@@ -82,30 +84,6 @@ pub struct Session {
     /// of the target user (its loginuid), and the login session cgroup it runs in, if any.
     login_audit: Option<u32>,
     login_cgroup: Option<cgroup::Cgroup>,
-}
-
-/// A `--spare` program: the file its name or path names, by identity (device and inode), so
-/// that neither a name a process gives itself nor a copy or a bind mount passes for it.
-#[derive(Clone, Debug)]
-struct SpareProgram {
-    given: String,
-    device: u64,
-    inode: u64,
-}
-
-impl SpareProgram {
-    /// A path is taken as it is; a bare name is looked up in PATH, as a shell would.
-    fn resolve(given: &str) -> Result<SpareProgram, Error> {
-        let path = if given.contains('/') {
-            Some(std::path::PathBuf::from(given))
-        } else {
-            std::env::var_os("PATH")
-                .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(given)).find(|p| p.is_file()))
-        };
-        let path = path.ok_or_else(|| Error::UnknownSpare(given.to_string(), "no such program in PATH".into()))?;
-        let stat = rustix::fs::stat(&path).map_err(|e| Error::UnknownSpare(given.to_string(), e.to_string()))?;
-        Ok(SpareProgram { given: given.to_string(), device: stat.st_dev, inode: stat.st_ino })
-    }
 }
 
 const OVERSIZED: &str =
@@ -327,24 +305,13 @@ impl Session {
         if is_self(pid) || pid == 1 || !users_own || root_protected {
             return Examined::Foreign;
         }
-        let verdict = match self.spared_as(pid) {
+        let verdict = match spare::spared_as(&self.spare, pid) {
             Some(name) => Verdict::Spared(name),
             None if unreadable => Verdict::Unreadable,
             None => tie.map_or(Verdict::Target, Verdict::Tied),
         };
         let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
         Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
-    }
-
-    /// The `--spare` program the process runs: its executable's identity, as the kernel
-    /// holds it (/proc/PID/exe), against each spared file's.
-    fn spared_as(&self, pid: i32) -> Option<String> {
-        if self.spare.is_empty() {
-            return None;
-        }
-        let exe = rustix::fs::stat(format!("/proc/{pid}/exe")).ok()?;
-        let runs = |spare: &&SpareProgram| spare.device == exe.st_dev && spare.inode == exe.st_ino;
-        self.spare.iter().find(runs).map(|spare| spare.given.clone())
     }
 
     /// What ties a process without the tag to the session's login: the audit login session

@@ -14,7 +14,6 @@ use crate::find::{self, Detail, Session, SessionOptions, Sweep};
 use crate::hooks::{self, HookOptions};
 use crate::logging::{self, LogOptions};
 use crate::proc::{ProcReader, printable};
-use crate::process::Signal;
 use crate::watchdog::Reason;
 
 /// What the command line asks for.
@@ -186,8 +185,8 @@ impl end::Targets for SessionTargets<'_> {
         crate::proc::children(pid)
     }
 
-    fn ignores(&mut self, pid: i32, signal: Signal) -> bool {
-        self.reader.status(pid).is_some_and(|status| status.ignores(signal.as_raw()))
+    fn recheck(&mut self, pid: i32) -> Option<u64> {
+        self.session.recheck(pid, &mut self.reader)
     }
 
     fn emptiness(&mut self) -> end::Emptiness {

@@ -60,8 +60,9 @@ pub trait Targets {
     fn kill_all(&mut self, deadline: Instant) -> bool;
     /// The children of `pid` (of all its threads), as the kernel lists them now.
     fn children(&mut self, pid: i32) -> Vec<i32>;
-    /// Whether `pid` ignores `signal`.
-    fn ignores(&mut self, pid: i32, signal: Signal) -> bool;
+    /// `pid`, just stopped, checked again: `None` when it is no longer a target (it exec'd a
+    /// setuid program since `confirm`), else the signals it ignores (bit N-1 for signal N).
+    fn recheck(&mut self, pid: i32) -> Option<u64>;
     /// What the last look is worth when it found no target.
     fn emptiness(&mut self) -> Emptiness;
     /// A survivor as the report names it: PID, state and command line.
@@ -271,12 +272,12 @@ impl<T: Targets> Rounds<'_, T> {
                 Ok(Some(process)) if process.stop() => {
                     // Checked again once it cannot run: it may have exec'd a setuid program
                     // (no longer the user's) since the first check.
-                    if !self.targets.confirm(pid) {
-                        process.signal(Signal::CONT);
+                    let Some(ignored) = self.targets.recheck(pid) else {
+                        process.send(Signal::CONT);
                         continue;
-                    }
+                    };
                     queue.extend(self.targets.children(pid));
-                    held.push(process);
+                    held.push((process, ignored));
                 }
                 Ok(_) => {}
                 // Out of descriptors all the same: let go of all held, and try once more.
@@ -306,20 +307,21 @@ impl<T: Targets> Rounds<'_, T> {
 
     /// Makes room in the budget: lets go of the processes only waited on, and signals those
     /// held (stopped) so far. Returns how many it reached.
-    fn free_budget(&mut self, held: &mut Vec<ProcessRef>, signal: Signal) -> usize {
+    fn free_budget(&mut self, held: &mut Vec<(ProcessRef, u64)>, signal: Signal) -> usize {
         let reached = self.send(std::mem::take(held), signal);
         self.alive.clear();
         reached
     }
 
     /// Signals each of `held`; those reached are waited on. Returns how many it reached.
-    fn send(&mut self, held: Vec<ProcessRef>, signal: Signal) -> usize {
+    fn send(&mut self, held: Vec<(ProcessRef, u64)>, signal: Signal) -> usize {
         let mut reached = 0;
-        for process in held {
+        for (process, ignored) in held {
             // After KILL a stopped process dies as it is; any other signal is followed by
             // CONT, unless the process ignores it.
             let pid = process.pid();
-            let stay_stopped = needs_cont(signal) && self.targets.ignores(pid, signal);
+            let bit = u32::try_from(signal.as_raw() - 1).ok().and_then(|n| 1u64.checked_shl(n)).unwrap_or(0);
+            let stay_stopped = needs_cont(signal) && ignored & bit != 0;
             let delivered = if stay_stopped { process.send(signal) } else { process.signal(signal) };
             if delivered {
                 reached += 1;

@@ -19,7 +19,7 @@ pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
 use crate::end::Emptiness;
 use crate::error::Exit;
-use crate::proc::{self, ProcReader, ReadError};
+use crate::proc::{self, ProcReader, ReadError, Status};
 use crate::process::is_self;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,8 @@ pub struct Session {
     /// of the target user (its loginuid), and the login session cgroup it runs in, if any.
     login_audit: Option<u32>,
     login_cgroup: Option<cgroup::Cgroup>,
+    /// Whether xexit runs as root, and so may read every process's environment.
+    reads_all: bool,
 }
 
 const OVERSIZED: &str =
@@ -133,7 +135,7 @@ impl Session {
             }
             Scope::Cgroup(_) | Scope::User => (None, None),
         };
-        let session = Session { scope, uid, user_name, rule, spare, login_audit, login_cgroup };
+        let session = Session { scope, uid, user_name, rule, spare, login_audit, login_cgroup, reads_all: is_root };
         log::debug!("session {} of {}", session.scope, session.user_label());
         Ok(session)
     }
@@ -220,6 +222,14 @@ impl Session {
         }
     }
 
+    /// A process of the session, held and stopped, checked again: `None` when it is no
+    /// longer the user's (a setuid program exec'd since `confirm`), else its ignored signals.
+    pub fn recheck(&self, pid: i32, reader: &mut ProcReader) -> Option<u64> {
+        let status = reader.status(pid)?;
+        let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
+        (status.is_owned_by(self.uid) && !root_protected).then_some(status.ignored)
+    }
+
     /// KILL to the whole session at once through its cgroup's cgroup.kill, when the cgroup
     /// holds nothing but the session's targets (`sweep` says so); whether it was used.
     pub fn kill_all(&self, sweep: &Sweep, deadline: Instant) -> bool {
@@ -242,23 +252,36 @@ impl Session {
         }
     }
 
+    /// The owner of `pid` from one stat of /proc/PID: `Err` with what it is when that settles
+    /// it (another user's, root's, a kernel thread, gone), else its status where it was read.
+    fn owner_gate(&self, pid: i32, reader: &mut ProcReader) -> Result<Option<Status>, Examined> {
+        let Some(uid) = self.uid else { return Ok(None) };
+        match reader.owner(pid) {
+            // Not the user's: its effective uid is another's.
+            Ok(owner) if owner != uid && owner != 0 => Err(Examined::Foreign),
+            // Root's, or the user's made non-dumpable: its status tells.
+            Ok(0) if uid != 0 => match reader.status(pid) {
+                Some(found) if found.kernel_thread => Err(Examined::Outside),
+                Some(found) if !found.is_owned_by(Some(uid)) => Err(Examined::Foreign),
+                Some(found) => Ok(Some(found)),
+                None => Err(absent_or_outside(pid)),
+            },
+            Ok(_) => Ok(None),
+            Err(_) => Err(absent_or_outside(pid)),
+        }
+    }
+
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
     fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
+        // Where xexit may read every environment (root), another user's process is passed
+        // over by its owner before its environment is read; as the user, the environment is
+        // read first, and only one that cannot be (another's, or non-dumpable) costs a stat.
+        let tag_first = !self.reads_all && matches!(self.scope, Scope::Env { .. } | Scope::Display { .. });
         let mut status = None;
-        if let Some(uid) = self.uid {
-            match reader.owner(pid) {
-                // Not the user's: its effective uid is another's.
-                Ok(owner) if owner != uid && owner != 0 => return Examined::Foreign,
-                // Root's, or the user's made non-dumpable: its status tells, before any other
-                // file is read.
-                Ok(0) if uid != 0 => match reader.status(pid) {
-                    Some(found) if found.kernel_thread => return Examined::Outside,
-                    Some(found) if !found.is_owned_by(Some(uid)) => return Examined::Foreign,
-                    Some(found) => status = Some(found),
-                    None => return absent_or_outside(pid),
-                },
-                Ok(_) => {}
-                Err(_) => return absent_or_outside(pid),
+        if !tag_first {
+            match self.owner_gate(pid, reader) {
+                Ok(found) => status = found,
+                Err(examined) => return examined,
             }
         }
         let mut unreadable = false;
@@ -268,6 +291,10 @@ impl Session {
                 // Its owner comes from its status below, not from its environ file, which
                 // shows only the effective uid (a setuid helper keeps root as its real uid).
                 Tag::Same => {}
+                Tag::Unreadable if tag_first => match self.owner_gate(pid, reader) {
+                    Ok(found) => (status, unreadable) = (found, true),
+                    Err(examined) => return examined,
+                },
                 Tag::Unreadable => unreadable = true,
                 // Only its owner can have made it so, and what it hides is where to look: it is
                 // the user's (checked below), and taken as the session's.

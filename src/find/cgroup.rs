@@ -6,7 +6,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use std::os::fd::OwnedFd;
+
 use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::{Mode, OFlags};
 
 use crate::proc::{ReadError, read_text};
 
@@ -56,30 +59,45 @@ impl Cgroup {
         })
     }
 
-    /// Every PID listed in this cgroup and its descendants. A cgroup removed while it is
-    /// walked was empty (only an empty cgroup can be removed), so it adds nothing.
-    pub fn pids(&self) -> Result<BTreeSet<i32>, ReadError> {
-        let mut pids = BTreeSet::new();
-        let mut dirs = vec![self.dir()];
-        while let Some(dir) = dirs.pop() {
-            let procs = dir.join("cgroup.procs");
-            match std::fs::read_to_string(&procs) {
-                Ok(text) => pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
-                Err(e) if is_removed(&e) => continue,
-                Err(e) => return Err(ReadError::new(procs.display(), e)),
+    /// Every PID listed in this cgroup and its descendants. The tree is walked one directory
+    /// descriptor at a time, so no depth or name length of the user's sub-cgroups makes a
+    /// path too long. A cgroup removed while it is walked was empty (only an empty cgroup can
+    /// be removed), and a threaded one's processes are listed by its domain above it; one that
+    /// cannot be read otherwise is named in `unread`, never an error that stops the end.
+    pub fn pids(&self) -> Result<Listing, ReadError> {
+        let top = self.dir();
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&top, flags, Mode::empty()).map_err(|e| ReadError::new(top.display(), e.into()))?;
+        let mut listing = Listing::default();
+        let mut dirs = vec![(fd, self.path.clone())];
+        while let Some((dir, path)) = dirs.pop() {
+            match read_at(&dir, "cgroup.procs") {
+                Ok(text) => listing.pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+                Err(e) if is_removed(&e) || e.raw_os_error() == Some(libc::EOPNOTSUPP) => {}
+                Err(e) if path == self.path => return Err(ReadError::new(top.join("cgroup.procs").display(), e)),
+                Err(e) => listing.unread.push(format!("{path}: {e}")),
             }
-            let entries = match std::fs::read_dir(&dir) {
+            let entries = match rustix::fs::Dir::read_from(&dir) {
                 Ok(entries) => entries,
-                Err(e) if is_removed(&e) => continue,
-                Err(e) => return Err(ReadError::new(dir.display(), e)),
+                Err(e) if is_removed(&e.into()) => continue,
+                Err(e) => {
+                    listing.unread.push(format!("{path}: {e}"));
+                    continue;
+                }
             };
             for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    dirs.push(entry.path());
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.file_type() != rustix::fs::FileType::Directory || name == "." || name == ".." {
+                    continue;
+                }
+                match rustix::fs::openat(&dir, entry.file_name(), flags, Mode::empty()) {
+                    Ok(child) => dirs.push((child, format!("{path}/{name}"))),
+                    Err(e) if is_removed(&e.into()) => {}
+                    Err(e) => listing.unread.push(format!("{path}/{name}: {e}")),
                 }
             }
         }
-        Ok(pids)
+        Ok(listing)
     }
 
     /// Whether no process is left in the cgroup or below it. On v2 cgroup.events says so
@@ -88,7 +106,7 @@ impl Cgroup {
     pub fn is_empty(&self) -> bool {
         match self.kind {
             HierarchyKind::Unified => populated(&self.dir().join("cgroup.events")) == Some(false),
-            HierarchyKind::Named(_) => self.pids().is_ok_and(|pids| pids.is_empty()),
+            HierarchyKind::Named(_) => self.pids().is_ok_and(|l| l.pids.is_empty() && l.unread.is_empty()),
         }
     }
 
@@ -109,6 +127,27 @@ impl Cgroup {
         log::debug!("wrote 1 to {}", file.display());
         wait_unpopulated(&self.dir().join("cgroup.events"), deadline);
         true
+    }
+}
+
+/// What a walk of a cgroup's tree found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub pids: BTreeSet<i32>,
+    /// The sub-cgroups that could not be read, with why: what is in them is unknown.
+    pub unread: Vec<String>,
+}
+
+/// The whole of the small file `name` in directory `dir`.
+fn read_at(dir: &OwnedFd, name: &str) -> io::Result<String> {
+    let file = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match rustix::io::read(&file, &mut buf)? {
+            0 => return Ok(String::from_utf8_lossy(&text).into_owned()),
+            n => text.extend_from_slice(&buf[..n]),
+        }
     }
 }
 

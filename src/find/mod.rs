@@ -89,7 +89,7 @@ pub struct Session {
 }
 
 const OVERSIZED: &str =
-    "its environment is larger than exec ever makes (rewritten with prctl PR_SET_MM), too large to search for the tag";
+    "its environment is larger than exec ever makes (rewritten with prctl PR_SET_MM): taken as the session's";
 
 /// What reading the tag from a process's environment tells.
 enum Tag {
@@ -97,7 +97,7 @@ enum Tag {
     Other,
     Absent,
     Unreadable,
-    /// Too large to search (see ProcReader::env_value): rewritten on purpose.
+    /// Larger than exec makes (see ProcReader::env_value): rewritten on purpose.
     Oversized,
     Gone,
 }
@@ -150,9 +150,17 @@ impl Session {
     /// One full pass: every process of the session, with what is to be done with each.
     pub fn sweep(&self, reader: &mut ProcReader, detail: Detail) -> Result<Sweep, Error> {
         let examine = |pid, reader: &mut ProcReader| self.examine(pid, reader, detail);
+        // A sub-cgroup that could not be read may hold anything: not known to be empty, and
+        // no cgroup.kill over it.
+        let mut unread = false;
         let examined: Vec<(i32, Examined)> = match &self.scope {
             Scope::Cgroup(cgroup) => {
-                let examined = cgroup.pids()?.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
+                let listing = cgroup.pids()?;
+                if !listing.unread.is_empty() {
+                    log::warn!("cannot read all of cgroup {}: {}", cgroup.path, listing.unread.join("; "));
+                    unread = true;
+                }
+                let examined = listing.pids.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
                 reader.take_exhausted().map_or(Ok(examined), Err).map_err(Error::Exhausted)?
             }
             _ => {
@@ -163,7 +171,10 @@ impl Session {
                 proc::scan(pids, reader, examine).map_err(Error::Exhausted)?
             }
         };
-        self.decide(examined, reader)
+        let mut sweep = self.decide(examined, reader)?;
+        sweep.missed |= unread;
+        sweep.scope_has_others |= unread;
+        Ok(sweep)
     }
 
     /// What a sweep of the processes `near` finds, and nothing else: for following a session
@@ -362,7 +373,7 @@ impl Session {
     fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {
         let Some(name) = self.scope.tag_name() else { return Tag::Absent };
         match reader.env_value(pid, name) {
-            Ok(Some(found)) if self.scope.tag_matches(&found) => Tag::Same,
+            Ok(Some(found)) if self.scope.tag_matches(found) => Tag::Same,
             Ok(Some(_)) => Tag::Other,
             Ok(None) => Tag::Absent,
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,

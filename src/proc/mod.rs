@@ -1,7 +1,6 @@
 //! Reading /proc: one listing, one reader with a bounded buffer; the parsers of what it
 //! reads are in status.rs and text.rs.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -13,8 +12,8 @@ mod text;
 
 use self::status::parse_stat_ids;
 pub use self::status::{StatIds, Status};
+use self::text::env_value;
 pub use self::text::printable;
-use self::text::{EnvSearch, env_value};
 
 /// A file that could not be read, named.
 #[derive(Debug, thiserror::Error)]
@@ -102,10 +101,6 @@ pub fn scan<T: Send>(
 /// larger file is an error, never a reason to grow without bound.
 const MAX_FILE: usize = 8 << 20;
 
-/// How much of an environment larger than MAX_FILE is searched for a variable: a process can
-/// point its environment at any memory it maps, so there must be an end.
-const MAX_ENVIRON: usize = 64 << 20;
-
 /// Reads /proc/PID/FILE through one directory fd and one buffer. A scan of 10,000 processes
 /// is bound by syscalls, so each file costs an openat and one read, and the closes are
 /// batched into close_range calls.
@@ -145,8 +140,7 @@ impl ProcReader {
 
     /// The whole of /proc/PID/FILE.
     pub fn read(&mut self, pid: i32, file: &str) -> io::Result<&[u8]> {
-        let (fd, len) = self.open_and_read(pid, file)?;
-        self.to_close.push(fd);
+        let len = self.open_and_read(pid, file)?;
         Ok(&self.buf[..len])
     }
 
@@ -160,37 +154,38 @@ impl ProcReader {
     }
 
     /// The value of NAME in /proc/PID/environ (the first, as getenv finds it). An environment
-    /// larger than exec makes (rewritten with prctl PR_SET_MM) is searched piece by piece,
-    /// up to MAX_ENVIRON; past that it is an error (FileTooLarge), never "absent".
-    pub fn env_value(&mut self, pid: i32, name: &str) -> io::Result<Option<Cow<'_, [u8]>>> {
-        match self.open_and_read(pid, "environ") {
-            Ok((fd, len)) => {
-                self.to_close.push(fd);
-                Ok(env_value(&self.buf[..len], name).map(Cow::Borrowed))
-            }
-            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
-                let file = rustix::fs::openat(
-                    &self.proc,
-                    self.path.as_str(),
-                    OFlags::RDONLY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )?;
-                let mut search = EnvSearch::new(name);
-                let mut read = 0;
-                while read < MAX_ENVIRON {
-                    let count = rustix::io::read(&file, &mut self.buf)?;
-                    if count == 0 || search.feed(&self.buf[..count]) {
-                        return Ok(search.finish().map(Cow::Owned));
-                    }
-                    read += count;
-                }
-                Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("no {name} in its first {MAX_ENVIRON} bytes")))
-            }
-            Err(e) => Err(e),
-        }
+    /// larger than exec ever makes (rewritten with prctl PR_SET_MM) is an error
+    /// (FileTooLarge), told by its size in /proc/PID/stat before megabytes are read.
+    pub fn env_value(&mut self, pid: i32, name: &str) -> io::Result<Option<&[u8]>> {
+        let len = match self.open_and_read_up_to(pid, "environ", READ_BUFFER) {
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => match self.environ_size(pid) {
+                Some(size) if size <= MAX_FILE => self.open_and_read(pid, "environ")?,
+                _ => return Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("more than {MAX_FILE} bytes"))),
+            },
+            read => read?,
+        };
+        Ok(env_value(&self.buf[..len], name))
     }
 
-    fn open_and_read(&mut self, pid: i32, file: &str) -> io::Result<(OwnedFd, usize)> {
+    /// The size of the environment, from env_start and env_end in /proc/PID/stat.
+    fn environ_size(&mut self, pid: i32) -> Option<usize> {
+        let stat = self.read(pid, "stat").ok()?;
+        let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
+        let mut fields = std::str::from_utf8(after_name).ok()?.split_whitespace();
+        // Fields 50 and 51 of stat; the state, field 3, is the first after the name.
+        let start = fields.nth(47)?.parse::<usize>().ok()?;
+        let end = fields.next()?.parse::<usize>().ok()?;
+        end.checked_sub(start)
+    }
+
+    /// The whole of /proc/PID/FILE, up to MAX_FILE bytes; the length read into the buffer.
+    fn open_and_read(&mut self, pid: i32, file: &str) -> io::Result<usize> {
+        self.open_and_read_up_to(pid, file, MAX_FILE)
+    }
+
+    /// The whole of /proc/PID/FILE into the buffer, up to `limit` bytes (FileTooLarge past
+    /// it); the length read. The file is closed with the next batch.
+    fn open_and_read_up_to(&mut self, pid: i32, file: &str, limit: usize) -> io::Result<usize> {
         if self.to_close.len() >= self.close_batch {
             crate::sys::close_all(std::mem::take(&mut self.to_close));
         }
@@ -200,7 +195,7 @@ impl ProcReader {
         }
         self.path.clear();
         let _ = write!(self.path, "{pid}/{file}");
-        let mut result = self.open_and_read_path();
+        let mut result = self.open_and_read_path(limit);
         // A main thread that exited (pthread_exit) has no memory to read its environment or
         // command line from, while its other threads run on with it: read through one of them.
         if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::ESRCH))
@@ -208,7 +203,7 @@ impl ProcReader {
         {
             self.path.clear();
             let _ = write!(self.path, "{pid}/task/{thread}/{file}");
-            result = self.open_and_read_path();
+            result = self.open_and_read_path(limit);
         }
         if let Err(e) = &result
             && crate::process::is_exhaustion(e)
@@ -216,14 +211,15 @@ impl ProcReader {
         {
             self.exhausted = e.raw_os_error().map(io::Error::from_raw_os_error);
         }
-        result
+        let (fd, len) = result?;
+        self.to_close.push(fd);
+        Ok(len)
     }
 
-    fn open_and_read_path(&mut self) -> io::Result<(OwnedFd, usize)> {
-        rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(io::Error::from)
-            .and_then(|fd| Ok((read_whole(&fd, &mut self.buf)?, fd)))
-            .map(|(len, fd)| (fd, len))
+    fn open_and_read_path(&mut self, limit: usize) -> io::Result<(OwnedFd, usize)> {
+        let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        let len = read_whole(&fd, &mut self.buf, limit)?;
+        Ok((fd, len))
     }
 
     /// The error that made a read fail for want of descriptors or memory, once.
@@ -272,7 +268,7 @@ impl Drop for ProcReader {
 }
 
 /// Reads `fd` to its end into `buf`, growing it up to MAX_FILE; the length read.
-fn read_whole(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+fn read_whole(fd: &OwnedFd, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
     let mut filled = 0;
     loop {
         let room = buf.len() - filled;
@@ -282,10 +278,10 @@ fn read_whole(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
             return Ok(filled + count);
         }
         filled += count;
-        if buf.len() >= MAX_FILE {
-            return Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("more than {MAX_FILE} bytes")));
+        if buf.len() >= limit {
+            return Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("more than {limit} bytes")));
         }
-        buf.resize((buf.len() * 2).min(MAX_FILE), 0);
+        buf.resize((buf.len() * 2).min(limit), 0);
     }
 }
 

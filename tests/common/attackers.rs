@@ -44,8 +44,8 @@ int main(void) {
 }
 "#;
 
-/// `big-environ MIB FIRST`: an environment of MIB MiB whose first entry is FIRST, then
-/// padding; ignores TERM and waits.
+/// `big-environ MIB FIRST [untouched]`: an environment of MIB MiB whose first entry is
+/// FIRST, then padding (untouched: NULs in memory never written); ignores TERM and waits.
 pub const BIG_ENVIRON: &str = r#"
 #define _GNU_SOURCE
 #include <signal.h>
@@ -59,9 +59,10 @@ pub const BIG_ENVIRON: &str = r#"
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     size_t size = (size_t)atol(argv[1]) << 20;
-    char *env = mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *env = mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (env == MAP_FAILED) return 1;
-    memset(env, 'x', size);
+    /* "untouched": the padding is left as zero pages that cost no memory. */
+    if (argc < 4) memset(env, 'x', size);
     size_t first = strlen(argv[2]);
     memcpy(env, argv[2], first + 1);
     memcpy(env + first + 1, "PAD=", 4);

@@ -5,6 +5,7 @@ mod cgroup;
 mod member;
 mod selector;
 mod spare;
+mod tag;
 mod unreadable;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use self::member::Examined;
 pub use self::member::{Detail, Member, Sweep, Verdict};
 pub use self::selector::{Scope, Selector};
 use self::spare::SpareProgram;
+use self::tag::{OVERSIZED, Tag};
 pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
 use crate::end::Emptiness;
@@ -86,20 +88,6 @@ pub struct Session {
     login_cgroup: Option<cgroup::Cgroup>,
     /// Whether xexit runs as root, and so may read every process's environment.
     reads_all: bool,
-}
-
-const OVERSIZED: &str =
-    "its environment is larger than exec ever makes (rewritten with prctl PR_SET_MM): taken as the session's";
-
-/// What reading the tag from a process's environment tells.
-enum Tag {
-    Same,
-    Other,
-    Absent,
-    Unreadable,
-    /// Larger than exec makes (see ProcReader::env_value): rewritten on purpose.
-    Oversized,
-    Gone,
 }
 
 impl Session {
@@ -350,36 +338,6 @@ impl Session {
         };
         let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
         Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
-    }
-
-    /// What ties a process without the tag to the session's login: the audit login session
-    /// xexit runs in (a login of the target user), or the login session cgroup it runs in.
-    /// A process that cleared or overwrote its environment is still the login's; one with
-    /// another tag value is not.
-    fn login_tie(&self, pid: i32, reader: &mut ProcReader) -> Option<String> {
-        if let Some(own) = self.login_audit
-            && reader.read(pid, "sessionid").ok().and_then(proc::parse_audit_id) == Some(own)
-        {
-            return Some(format!("same login session as xexit (audit session {own})"));
-        }
-        let cgroup = self.login_cgroup.as_ref()?;
-        let text = reader.read_string(pid, "cgroup").ok()?;
-        cgroup
-            .path_in(&text)
-            .is_some_and(|path| cgroup.holds(&path))
-            .then(|| format!("in xexit's login session cgroup {}", cgroup.path))
-    }
-
-    fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {
-        let Some(name) = self.scope.tag_name() else { return Tag::Absent };
-        match reader.env_value(pid, name) {
-            Ok(Some(found)) if self.scope.tag_matches(found) => Tag::Same,
-            Ok(Some(_)) => Tag::Other,
-            Ok(None) => Tag::Absent,
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
-            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Oversized,
-            Err(_) => Tag::Gone,
-        }
     }
 }
 

@@ -1,0 +1,53 @@
+//! The session's tag in a process's environment, and the login ties of one without it.
+
+use std::io;
+
+use super::Session;
+use crate::proc::{self, ProcReader};
+
+pub const OVERSIZED: &str =
+    "its environment is larger than exec ever makes (rewritten with prctl PR_SET_MM): taken as the session's";
+
+/// What reading the tag from a process's environment tells.
+pub enum Tag {
+    Same,
+    Other,
+    Absent,
+    Unreadable,
+    /// Larger than exec makes (see ProcReader::env_value): rewritten on purpose.
+    Oversized,
+    Gone,
+}
+
+impl Session {
+    /// What ties a process without the tag to the session's login: the audit login session
+    /// xexit runs in (a login of the target user), or the login session cgroup it runs in.
+    /// A process that cleared or overwrote its environment is still the login's; one with
+    /// another tag value is not.
+    pub(super) fn login_tie(&self, pid: i32, reader: &mut ProcReader) -> Option<String> {
+        if let Some(own) = self.login_audit
+            && reader.read(pid, "sessionid").ok().and_then(proc::parse_audit_id) == Some(own)
+        {
+            return Some(format!("same login session as xexit (audit session {own})"));
+        }
+        let cgroup = self.login_cgroup.as_ref()?;
+        let text = reader.read_string(pid, "cgroup").ok()?;
+        cgroup
+            .path_in(&text)
+            .is_some_and(|path| cgroup.holds(&path))
+            .then(|| format!("in xexit's login session cgroup {}", cgroup.path))
+    }
+
+    /// What the process's environment says of the tag.
+    pub(super) fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {
+        let Some(name) = self.scope.tag_name() else { return Tag::Absent };
+        match reader.env_value(pid, name) {
+            Ok(Some(found)) if self.scope.tag_matches(found) => Tag::Same,
+            Ok(Some(_)) => Tag::Other,
+            Ok(None) => Tag::Absent,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Oversized,
+            Err(_) => Tag::Gone,
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::LevelFilter;
 
@@ -177,8 +177,8 @@ impl end::Targets for SessionTargets<'_> {
         self.session.confirm(pid, &mut self.reader)
     }
 
-    fn kill_all(&mut self, deadline: Instant) -> bool {
-        self.session.kill_all(&self.last, deadline)
+    fn kill_all(&mut self) -> bool {
+        self.session.kill_all(&self.last)
     }
 
     fn children(&mut self, pid: i32) -> Vec<i32> {

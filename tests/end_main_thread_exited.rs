@@ -55,3 +55,27 @@ fn found_by_its_cgroup_and_ended() {
     assert_eq!(output.status.code(), Some(1), "it ignores TERM: xexit must name it as a survivor\n{log}");
     assert!(log.contains(&format!("survived: {pid} ")), "{log}");
 }
+
+#[test]
+fn ended_by_its_cgroup_at_once() {
+    if !need_root() {
+        return;
+    }
+    let Some(session) = TestCgroup::create("main-exits-kill") else { return };
+    let user = TestUser::get("xxmainexitkl");
+    let (_dir, program) = compile_c("main-exits", MAIN_THREAD_EXITS);
+    let mut process = user.command_in(&session, program.to_str().unwrap(), &[]).spawn().unwrap();
+    let pid = process.id() as i32;
+    assert!(wait_ignoring(pid, Signal::SIGTERM) && main_thread_gone(pid), "the main thread never exited");
+    // cgroup.kill alone passes over a process whose main thread has exited: KILL must reach
+    // it all the same, long before the KILL round's 5 s are up.
+    let started = std::time::Instant::now();
+    let output = run(xexit(&["end", "--no-hooks", "--user", &user.name, "--schedule", "TERM/0.3/KILL/5", "--session"])
+        .arg(format!("cgroup:{}", session.path)));
+    let took = started.elapsed();
+    let log = stderr_of(&output);
+    let survived = finish(&mut process);
+    assert!(!survived, "{log}");
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    assert!(took < Duration::from_secs(2), "took {took:?}\n{log}");
+}

@@ -55,9 +55,9 @@ pub trait Targets {
     fn look_near(&mut self, candidates: Vec<i32>) -> Result<Vec<i32>, Self::Error>;
     /// Whether `pid` is still a target, right before its signal; its pidfd is already open.
     fn confirm(&mut self, pid: i32) -> bool;
-    /// KILL to every target of the last look at once where that is safe (cgroup.kill), then
-    /// waits for them until `deadline`; whether it was used.
-    fn kill_all(&mut self, deadline: Instant) -> bool;
+    /// KILL to every target of the last look at once where that is safe (cgroup.kill);
+    /// whether it was used.
+    fn kill_all(&mut self) -> bool;
     /// The children of `pid` (of all its threads), as the kernel lists them now.
     fn children(&mut self, pid: i32) -> Vec<i32>;
     /// `pid`, just stopped, checked again: `None` when it is no longer a target (it exec'd a
@@ -175,11 +175,11 @@ impl<T: Targets> Rounds<'_, T> {
                     );
                     return Ok(Report::default());
                 }
-                if is_last && step.signal == Signal::KILL && !killed_all && self.targets.kill_all(deadline) {
-                    killed_all = true;
-                    count += pids.len();
-                    self.ever_signalled.extend(pids);
-                    continue;
+                // cgroup.kill first, which no fork escapes; then KILL to each process seen
+                // as well, which reaches one cgroup.kill cannot (a process whose main thread
+                // has exited is skipped by the kernel's group kill).
+                if is_last && step.signal == Signal::KILL && !killed_all {
+                    killed_all = self.targets.kill_all();
                 }
                 count += self.signal_new(&pids, step.signal, &mut signalled_this_round)?;
                 let now = Instant::now();

@@ -1,7 +1,6 @@
 //! The rounds against a fake session over real processes.
 
 use std::io;
-use std::time::Instant;
 
 use super::*;
 
@@ -23,7 +22,7 @@ impl Targets for ChangesBetweenChecks {
         self.checks += 1;
         true
     }
-    fn kill_all(&mut self, _deadline: Instant) -> bool {
+    fn kill_all(&mut self) -> bool {
         false
     }
     fn children(&mut self, _pid: i32) -> Vec<i32> {

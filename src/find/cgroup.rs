@@ -4,11 +4,9 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use std::os::fd::OwnedFd;
 
-use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
 
 use crate::proc::{ReadError, read_text};
@@ -113,7 +111,7 @@ impl Cgroup {
     /// KILL to every process in the cgroup at once through cgroup.kill, where it is a v2
     /// cgroup this process may write; then waits until it is empty or `deadline` comes.
     /// Returns whether cgroup.kill was used.
-    pub fn kill_all(&self, deadline: Instant) -> bool {
+    pub fn kill_all(&self) -> bool {
         let file = self.dir().join("cgroup.kill");
         let writable =
             self.kind == HierarchyKind::Unified && rustix::fs::access(&file, rustix::fs::Access::WRITE_OK).is_ok();
@@ -125,7 +123,6 @@ impl Cgroup {
             return false;
         }
         log::debug!("wrote 1 to {}", file.display());
-        wait_unpopulated(&self.dir().join("cgroup.events"), deadline);
         true
     }
 }
@@ -155,20 +152,6 @@ fn read_at(dir: &OwnedFd, name: &str) -> io::Result<String> {
 /// while one of its files was open (ENODEV).
 fn is_removed(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::NotFound || error.raw_os_error() == Some(rustix::io::Errno::NODEV.raw_os_error())
-}
-
-/// Waits for `populated 0` in cgroup.events; the kernel flags a change with POLLPRI.
-fn wait_unpopulated(events: &Path, deadline: Instant) {
-    let Ok(file) = std::fs::File::open(events) else { return };
-    while populated(events) != Some(false) {
-        let now = Instant::now();
-        if now >= deadline {
-            return;
-        }
-        let mut fds = [PollFd::new(&file, PollFlags::PRI)];
-        let timeout = Timespec::try_from(deadline - now).ok();
-        let _ = rustix::event::poll(&mut fds, timeout.as_ref());
-    }
 }
 
 /// The `populated` line of cgroup.events: whether any process is in the cgroup or below. A

@@ -10,7 +10,6 @@ mod unreadable;
 
 use std::collections::HashMap;
 use std::io;
-use std::time::Instant;
 
 use self::member::Examined;
 pub use self::member::{Detail, Member, Sweep, Verdict};
@@ -231,9 +230,9 @@ impl Session {
 
     /// KILL to the whole session at once through its cgroup's cgroup.kill, when the cgroup
     /// holds nothing but the session's targets (`sweep` says so); whether it was used.
-    pub fn kill_all(&self, sweep: &Sweep, deadline: Instant) -> bool {
+    pub fn kill_all(&self, sweep: &Sweep) -> bool {
         let Scope::Cgroup(cgroup) = &self.scope else { return false };
-        !sweep.scope_has_others && cgroup.kill_all(deadline)
+        !sweep.scope_has_others && cgroup.kill_all()
     }
 
     /// What a sweep that found no target is worth. Only a cgroup can say the session is

@@ -93,6 +93,10 @@ pub struct Sweep {
     /// forks and exits, or hops between sub-cgroups), or a cgroup listed none: what the sweep
     /// saw is not all there is.
     pub missed: bool,
+    /// In a cgroup scope: processes of the user's subordinate uids (/etc/subuid, a rootless
+    /// container), PID and uid. The session is not empty while they run, and they are not
+    /// xexit's to end.
+    pub strangers: Vec<String>,
 }
 
 impl Sweep {

@@ -87,6 +87,8 @@ pub struct Session {
     login_cgroup: Option<cgroup::Cgroup>,
     /// Whether xexit runs as root, and so may read every process's environment.
     reads_all: bool,
+    /// The user's subordinate uids (/etc/subuid): a rootless container's processes.
+    subordinate: Vec<std::ops::Range<u64>>,
 }
 
 impl Session {
@@ -122,7 +124,9 @@ impl Session {
             }
             Scope::Cgroup(_) | Scope::User => (None, None),
         };
-        let session = Session { scope, uid, user_name, rule, spare, login_audit, login_cgroup, reads_all: is_root };
+        let subordinate = uid.map(|uid| spare::subordinate_uids(uid, &user_name)).unwrap_or_default();
+        let reads_all = is_root;
+        let session = Session { scope, uid, user_name, rule, spare, login_audit, login_cgroup, reads_all, subordinate };
         log::debug!("session {} of {}", session.scope, session.user_label());
         Ok(session)
     }
@@ -194,7 +198,15 @@ impl Session {
             }
             match examined {
                 Examined::Member(m) => sweep.members.push(m),
-                Examined::Foreign => sweep.scope_has_others = true,
+                Examined::Foreign => {
+                    sweep.scope_has_others = true;
+                    if let Scope::Cgroup(_) = self.scope
+                        && let Some(status) = reader.status(pid)
+                        && self.subordinate.iter().any(|range| range.contains(&u64::from(status.real_uid)))
+                    {
+                        sweep.strangers.push(format!("{pid} (uid {})", status.real_uid));
+                    }
+                }
                 Examined::OtherTag => other_tags.push(pid),
                 // A PID the cgroup lists that cannot be examined (hidden by hidepid, or another
                 // PID namespace's) is not known to be the session's: no cgroup.kill then.
@@ -223,7 +235,14 @@ impl Session {
     /// A process of the session, held and stopped, checked again: `None` when it is no
     /// longer the user's (a setuid program exec'd since `confirm`), else its ignored signals.
     pub fn recheck(&self, pid: i32, reader: &mut ProcReader) -> Option<u64> {
-        let status = reader.status(pid)?;
+        // STOP is queued, not yet taken: an exec under way finishes first. Wait (briefly) until
+        // the process shows stopped, so that what is checked is what will be signalled.
+        let waited = std::time::Instant::now();
+        let mut status = reader.status(pid)?;
+        while !status.state.starts_with(['T', 't', 'Z', 'X']) && waited.elapsed() < STOP_TAKES {
+            std::thread::yield_now();
+            status = reader.status(pid)?;
+        }
         let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
         (status.is_owned_by(self.uid) && !root_protected).then_some(status.ignored)
     }
@@ -241,6 +260,11 @@ impl Session {
     pub fn emptiness(&self, sweep: &Sweep) -> Emptiness {
         match &self.scope {
             Scope::Cgroup(cgroup) if cgroup.is_empty() => Emptiness::Sure,
+            Scope::Cgroup(cgroup) if !sweep.strangers.is_empty() => Emptiness::Unseen(format!(
+                "cgroup {} still holds processes of the user's subordinate uids (a rootless container), which xexit does not end: {}",
+                cgroup.path,
+                sweep.strangers.join(", ")
+            )),
             Scope::Cgroup(cgroup) if sweep.missed => Emptiness::Unseen(format!(
                 "cgroup {} still holds processes xexit could not examine (they exited or moved while \
                  it looked, or run in a PID namespace it cannot see)",
@@ -339,6 +363,10 @@ impl Session {
         Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
     }
 }
+
+/// How long a process is given to take its STOP before it is checked all the same (one in
+/// uninterruptible sleep takes it only when it wakes).
+const STOP_TAKES: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A process whose files could not be read: gone, or there but hidden from xexit (hidepid,
 /// another PID namespace), or in another cgroup. Gone only when the kernel says it is.

@@ -1,4 +1,5 @@
-//! `--spare`: programs never ended, known by the identity of their executable.
+//! What is not the session's to end: `--spare` programs, known by the identity of their
+//! executable, and the user's subordinate uids.
 
 use super::Error;
 
@@ -35,4 +36,19 @@ pub fn spared_as(spare: &[SpareProgram], pid: i32) -> Option<String> {
     let exe = rustix::fs::stat(format!("/proc/{pid}/exe")).ok()?;
     let runs = |spare: &&SpareProgram| spare.device == exe.st_dev && spare.inode == exe.st_ino;
     spare.iter().find(runs).map(|spare| spare.given.clone())
+}
+
+/// The subordinate uid ranges /etc/subuid gives the user (by name or uid), as newuidmap
+/// reads them; none where the file is missing.
+pub fn subordinate_uids(uid: u32, name: &str) -> Vec<std::ops::Range<u64>> {
+    let text = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.trim().split(':');
+            let owner = fields.next()?;
+            let start = fields.next()?.parse::<u64>().ok()?;
+            let count = fields.next()?.parse::<u64>().ok()?;
+            (owner == name || owner == uid.to_string()).then(|| start..start.saturating_add(count))
+        })
+        .collect()
 }

@@ -300,16 +300,23 @@ fn timed_shell(script: &str) -> (f64, String) {
     (start.elapsed().as_secs_f64() * 1000.0, String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// `xexit end` of `count` processes; the time from the first signal to an empty session,
-/// as xexit logs it, and the whole command's wall time.
+/// `xexit end` of `count` processes: when the last of them is gone (seen from outside), when
+/// xexit says the session is empty (after the settle that confirms it), and the whole command.
 fn reap(count: usize, ignore_term: bool) {
     let user = TestUser::get(BENCH_USER);
     let mut leaders = spawn_trees(&user, "ws01", count, ignore_term);
     let start = Instant::now();
-    let output = Command::new(XEXIT)
+    let child = Command::new(XEXIT)
         .args(["end", "--no-hooks", "--user", BENCH_USER, "--session", "env:XEXIT_BENCH_TAG=ws01"])
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    while !user.processes().is_empty() && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let gone_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let output = child.wait_with_output().unwrap();
     let wall = start.elapsed();
     let log = String::from_utf8_lossy(&output.stderr);
     let empty_ms = log
@@ -320,9 +327,10 @@ fn reap(count: usize, ignore_term: bool) {
     let kind = if ignore_term { "ignore TERM" } else { "obey TERM" };
     match empty_ms {
         Some(ms) => println!(
-            "reap {count} that {kind}: empty {ms:.0} ms after the first signal (whole command {:.0} ms){}",
-            wall.as_secs_f64() * 1000.0,
-            if ignore_term { String::new() } else { format!(" {}", verdict(ms <= 200.0)) }
+            "reap {count} that {kind}: all gone {gone_ms:.0} ms after the start{}; xexit saw the session empty {ms:.0} ms \
+             after the first signal, and confirmed (whole command {:.0} ms)",
+            if ignore_term { String::new() } else { format!(" {}", verdict(gone_ms <= 200.0)) },
+            wall.as_secs_f64() * 1000.0
         ),
         None => println!("reap {count} that {kind}: NOT emptied; exit {:?}\n{log}", output.status.code()),
     }

@@ -113,8 +113,16 @@ pub fn end<T: Targets>(
     let budget = usize::try_from(limit / 2).unwrap_or(usize::MAX).max(8);
     let first = Some(first);
     let left_stopped = HashSet::new();
-    let mut rounds =
-        Rounds { targets, alive: Vec::new(), leftovers, ever_signalled: HashSet::new(), budget, first, left_stopped };
+    let mut rounds = Rounds {
+        targets,
+        alive: Vec::new(),
+        leftovers,
+        ever_signalled: HashSet::new(),
+        budget,
+        first,
+        left_stopped,
+        last_round: false,
+    };
     let report = rounds.run(schedule);
     // On an error, nothing may stay stopped.
     rounds.continue_left_stopped();
@@ -146,10 +154,12 @@ struct Rounds<'a, T> {
     budget: usize,
     /// The full look made before the rounds, not yet used.
     first: Option<Vec<i32>>,
-    /// Processes left stopped after a signal they ignore: they would not act on it, and
-    /// stopped they can neither fork nor hop away from being followed. Continued at the end
-    /// if they outlive the schedule.
+    /// Processes left stopped after a signal they ignore, until the next round: they would
+    /// not act on it, and stopped they can neither fork nor hop away from being followed.
+    /// Continued in the last round, or at the end if the schedule fails.
     left_stopped: HashSet<i32>,
+    /// Whether the round under way is the schedule's last: no process is left stopped then.
+    last_round: bool,
 }
 
 impl<T: Targets> Rounds<'_, T> {
@@ -157,6 +167,7 @@ impl<T: Targets> Rounds<'_, T> {
         let started = Instant::now();
         for (index, step) in schedule.steps.iter().enumerate() {
             let is_last = index + 1 == schedule.steps.len();
+            self.last_round = is_last;
             let deadline = Instant::now() + step.wait;
             let mut signalled_this_round = HashSet::new();
             let mut count = 0;
@@ -321,7 +332,7 @@ impl<T: Targets> Rounds<'_, T> {
             // CONT, unless the process ignores it.
             let pid = process.pid();
             let bit = u32::try_from(signal.as_raw() - 1).ok().and_then(|n| 1u64.checked_shl(n)).unwrap_or(0);
-            let stay_stopped = needs_cont(signal) && ignored & bit != 0;
+            let stay_stopped = needs_cont(signal) && ignored & bit != 0 && !self.last_round;
             let delivered = if stay_stopped { process.send(signal) } else { process.signal(signal) };
             if delivered {
                 reached += 1;

@@ -75,6 +75,11 @@ struct ListArgs {
     #[command(flatten)]
     session: SessionArgs,
 
+    /// Output: text (one line per process, like pgrep -a) or json (an array of objects, for
+    /// monitoring scripts).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ListFormat::Text)]
+    format: ListFormat,
+
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -194,6 +199,12 @@ enum Unreadable {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum LogTarget {
     Stderr,
     Syslog,
@@ -262,7 +273,12 @@ fn construct(command: CliCommand) -> Command {
             program: args.program,
         }),
         CliCommand::List(args) => {
-            Command::List(ListOptions { session: session_options(args.session), log: log_options(&args.output) })
+            let (session, log) = (session_options(args.session), log_options(&args.output));
+            let format = match args.format {
+                ListFormat::Text => crate::listing::ListFormat::Text,
+                ListFormat::Json => crate::listing::ListFormat::Json,
+            };
+            Command::List(ListOptions { session, format, log })
         }
         CliCommand::End(args) => Command::End(end_options(args)),
     }

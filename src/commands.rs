@@ -1,6 +1,6 @@
 //! The subcommands on plain options: watch (then hooks and end, or PROGRAM), list and end.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,8 +12,9 @@ use crate::end::{self, Schedule};
 use crate::error::{Error, Exit};
 use crate::find::{self, Detail, Session, SessionOptions, Sweep};
 use crate::hooks::{self, HookOptions};
+use crate::listing::{self, ListFormat};
 use crate::logging::{self, LogOptions};
-use crate::proc::{ProcReader, printable};
+use crate::proc::ProcReader;
 use crate::watchdog::Reason;
 
 /// What the command line asks for.
@@ -40,6 +41,7 @@ pub struct WatchOptions {
 #[derive(Debug)]
 pub struct ListOptions {
     pub session: SessionOptions,
+    pub format: ListFormat,
     pub log: LogOptions,
 }
 
@@ -73,14 +75,7 @@ fn list(options: &ListOptions) -> Result<Exit, Error> {
     let session = Session::resolve(&options.session)?;
     let mut sweep = SessionTargets::new(&session)?.sweep(Detail::Commands)?;
     sweep.members.sort_by_key(|m| m.pid);
-    let mut names: HashMap<u32, String> = HashMap::new();
-    let mut out = String::new();
-    for member in &sweep.members {
-        let user = names.entry(member.uid).or_insert_with(|| printable(&find::user_name_of(member.uid)));
-        let command = member.command.as_deref().unwrap_or_default();
-        out.push_str(&format!("{} {user} {command}{}\n", member.pid, member.verdict.mark()));
-    }
-    print!("{out}");
+    print!("{}", listing::render(&sweep.members, options.format, &session.scope.to_string()));
     Ok(if sweep.targets().next().is_some() { Exit::Ok } else { Exit::Failed })
 }
 

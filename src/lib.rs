@@ -24,6 +24,7 @@ mod find;
 #[cfg(test)]
 mod fuzz;
 mod hooks;
+mod listing;
 mod logging;
 mod proc;
 mod process;

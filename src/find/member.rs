@@ -37,6 +37,13 @@ impl Verdict {
         }
     }
 
+    /// For `list --format json`: "end" or "spare", and why it belongs to the session (or is
+    /// spared); `scope` is the session's selector, the reason of a plain target.
+    pub fn action_and_reason(&self, scope: &str) -> (&'static str, String) {
+        let action = if self.is_target() { "end" } else { "spare" };
+        (action, self.notable_reason().unwrap_or_else(|| format!("in the session: {scope}")))
+    }
+
     /// Why a process is spared, or ended although its environment is unreadable; None for a
     /// plain target.
     pub fn notable_reason(&self) -> Option<String> {
@@ -57,6 +64,8 @@ pub struct Member {
     pub pid: i32,
     pub uid: u32,
     pub name: String,
+    /// The State: line of its status, e.g. "S (sleeping)".
+    pub state: String,
     pub verdict: Verdict,
     /// The command line, when the sweep was asked for it (`Detail::Commands`).
     pub command: Option<String>,

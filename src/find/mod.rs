@@ -360,7 +360,7 @@ impl Session {
             None => tie.map_or(Verdict::Target, Verdict::Tied),
         };
         let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
-        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, verdict, command })
+        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, state: status.state, verdict, command })
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::LevelFilter;
 
@@ -14,7 +14,8 @@ use crate::find::{self, Detail, Session, SessionOptions, Sweep};
 use crate::hooks::{self, HookOptions};
 use crate::listing::{self, ListFormat};
 use crate::logging::{self, LogOptions};
-use crate::proc::ProcReader;
+use crate::proc::{ProcReader, printable};
+use crate::summary;
 use crate::watchdog::Reason;
 
 /// What the command line asks for.
@@ -86,8 +87,10 @@ fn end_session(
     reason: Reason,
     display: Option<String>,
 ) -> Result<Exit, Error> {
+    let started = Instant::now();
     let mut targets = SessionTargets::new(session)?;
     let pids = end::Targets::look(&mut targets)?;
+    let rss_kib: u64 = pids.iter().filter_map(|pid| targets.reader.status(*pid)).map(|s| s.rss_kib).sum();
     log::info!("ending session {} of {} ({reason}): {} processes", session.scope, session.user_label(), pids.len());
     let context = hooks::Context {
         reason,
@@ -97,11 +100,11 @@ fn end_session(
         pids: pids.clone(),
     };
     // Never an error: what went wrong with the hooks is logged, and the session still ends.
-    let hooks = match &options.hooks {
+    let mut hooks = match &options.hooks {
         Some(hooks) => hooks::run_all(hooks, &context, options.dry_run),
         None => hooks::Outcome::default(),
     };
-    let leftovers = hooks.leftovers;
+    let leftovers = std::mem::take(&mut hooks.leftovers);
     if options.dry_run {
         targets.dry_run = true;
         let mut pids = end::Targets::look(&mut targets)?;
@@ -110,7 +113,15 @@ fn end_session(
         return Ok(Exit::Ok);
     }
     let report = end::end(&mut targets, &options.schedule, pids, leftovers)?;
-    Ok(if report.survivors.is_empty() && !hooks.failed { Exit::Ok } else { Exit::Failed })
+    let ok = report.survivors.is_empty() && !hooks.failed;
+    let summary =
+        summary::Summary { session, reason, report: &report, hooks: &hooks, rss_kib, elapsed: started.elapsed() };
+    if ok {
+        log::info!("{summary}");
+    } else {
+        log::warn!("{summary}");
+    }
+    Ok(if ok { Exit::Ok } else { Exit::Failed })
 }
 
 /// The session as the signal rounds see it: each look is a sweep, and what it decides
@@ -186,6 +197,11 @@ impl end::Targets for SessionTargets<'_> {
 
     fn emptiness(&mut self) -> end::Emptiness {
         self.session.emptiness(&self.last)
+    }
+
+    fn program(&mut self, pid: i32) -> String {
+        let name = self.last.members.iter().find(|m| m.pid == pid).map(|m| m.name.clone());
+        printable(&name.or_else(|| self.reader.status(pid).map(|s| s.name)).unwrap_or_else(|| "?".into()))
     }
 
     fn describe(&mut self, pid: i32) -> String {

@@ -28,6 +28,7 @@ mod listing;
 mod logging;
 mod proc;
 mod process;
+mod summary;
 mod sys;
 mod watchdog;
 mod xevents;

@@ -52,7 +52,7 @@ fn lose_display(case: Case, ended: &[&str], kept: &[&str]) -> String {
     let gone = wait_for(Duration::from_secs(3), || pids.iter().all(|pid| !alive(*pid)));
     let left: Vec<String> = pids.iter().filter(|pid| alive(**pid)).map(|pid| describe(*pid)).collect();
     // xexit writes its last line as it quits.
-    wait_for(Duration::from_secs(3), || session.errors().contains("xexit: quit"));
+    wait_for(Duration::from_secs(10), || session.errors().contains("xexit: quit"));
     let log = session.errors();
     assert!(gone, "left: {left:?}\n{log}");
     for pid in kept {
@@ -83,6 +83,12 @@ fn env_selector_ltsp_client_hostname() {
     let log = lose_display(case, &[], &[]);
     assert!(log.contains("so env:LTSP_CLIENT_HOSTNAME=ws01"), "{log}");
     assert!(finish(&mut other), "the user's session on ws02 was ended");
+    // The administrator's line: the TERM-ignoring shell (and its sleep, which inherits the
+    // ignored TERM) needed KILL.
+    let summary = lines_with(&log, "xexit: ended session env:LTSP_CLIENT_HOSTNAME=ws01 of xxsel1");
+    assert_eq!(summary.len(), 1, "one summary line\n{log}");
+    assert!(summary[0].contains("(closed)") && summary[0].contains("needed KILL (sh"), "{log}");
+    assert!(summary[0].contains(", 0 survived;") && summary[0].contains("hooks:"), "{log}");
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //! the session while each round waits, until none is left or the schedule runs out.
 
 mod schedule;
+mod targets;
 
 use std::collections::HashSet;
 use std::io;
 use std::time::{Duration, Instant};
 
 pub use self::schedule::{Schedule, Step};
+pub use self::targets::{Emptiness, Report, Targets};
 use crate::error::Exit;
 use crate::process::{self, ProcessRef, Signal, needs_cont, signal_name, wait_any};
 
@@ -44,53 +46,10 @@ const SETTLE: Duration = Duration::from_millis(100);
 /// The looks made over SETTLE after one that saw nothing.
 const SETTLE_LOOKS: u32 = 1;
 
-/// How the rounds see the session: `end` never looks for processes itself.
-pub trait Targets {
-    type Error: std::error::Error + 'static;
-    /// The PIDs of the session's processes to signal, as they are now: a full look.
-    fn look(&mut self) -> Result<Vec<i32>, Self::Error>;
-    /// Those of `candidates` (processes already known, and their children) that are targets:
-    /// a look that costs what the session costs, not what the host does. Where it cannot be
-    /// told yet whether a candidate belongs, it is left to the next full look.
-    fn look_near(&mut self, candidates: Vec<i32>) -> Result<Vec<i32>, Self::Error>;
-    /// Whether `pid` is still a target, right before its signal; its pidfd is already open.
-    fn confirm(&mut self, pid: i32) -> bool;
-    /// KILL to every target of the last look at once where that is safe (cgroup.kill);
-    /// whether it was used.
-    fn kill_all(&mut self) -> bool;
-    /// The children of `pid` (of all its threads), as the kernel lists them now.
-    fn children(&mut self, pid: i32) -> Vec<i32>;
-    /// `pid`, just stopped, checked again: `None` when it is no longer a target (it exec'd a
-    /// setuid program since `confirm`), else the signals it ignores (bit N-1 for signal N).
-    fn recheck(&mut self, pid: i32) -> Option<u64>;
-    /// What the last look is worth when it found no target.
-    fn emptiness(&mut self) -> Emptiness;
-    /// A survivor as the report names it: PID, state and command line.
-    fn describe(&mut self, pid: i32) -> String;
-}
-
-/// What a look that found no target is worth.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Emptiness {
-    /// Nothing is left (a cgroup with no process in it): believed at once.
-    Sure,
-    /// Nothing was seen, which one look cannot prove: believed once looks over SETTLE agree.
-    Unproven,
-    /// Something is left that no look could see (why): never believed.
-    Unseen(String),
-}
-
 /// A look at the session, settled: the targets, and what is left unseen.
 struct Look {
     pids: Vec<i32>,
     unseen: Option<String>,
-}
-
-/// What a run of the schedule came to.
-#[derive(Debug, Default)]
-pub struct Report {
-    /// PID, state and command line of each process still there at the end.
-    pub survivors: Vec<String>,
 }
 
 /// Runs the schedule against `targets`, starting from `first`, a full look just made;
@@ -122,6 +81,8 @@ pub fn end<T: Targets>(
         first,
         left_stopped,
         last_round: false,
+        needed_kill: std::collections::HashMap::new(),
+        later_round: false,
     };
     let report = rounds.run(schedule);
     // On an error, nothing may stay stopped.
@@ -160,6 +121,10 @@ struct Rounds<'a, T> {
     left_stopped: HashSet<i32>,
     /// Whether the round under way is the schedule's last: no process is left stopped then.
     last_round: bool,
+    /// The programs of the processes KILL was sent to after an earlier round.
+    needed_kill: std::collections::HashMap<i32, String>,
+    /// Whether the round under way follows another (KILL in it means earlier ones failed).
+    later_round: bool,
 }
 
 impl<T: Targets> Rounds<'_, T> {
@@ -168,6 +133,7 @@ impl<T: Targets> Rounds<'_, T> {
         for (index, step) in schedule.steps.iter().enumerate() {
             let is_last = index + 1 == schedule.steps.len();
             self.last_round = is_last;
+            self.later_round = index > 0;
             let deadline = Instant::now() + step.wait;
             let mut signalled_this_round = HashSet::new();
             let mut count = 0;
@@ -184,13 +150,21 @@ impl<T: Targets> Rounds<'_, T> {
                         started.elapsed().as_millis(),
                         self.ever_signalled.len()
                     );
-                    return Ok(Report::default());
+                    return Ok(self.report(Vec::new()));
                 }
                 // cgroup.kill first, which no fork escapes; then KILL to each process seen
                 // as well, which reaches one cgroup.kill cannot (a process whose main thread
                 // has exited is skipped by the kernel's group kill).
                 if is_last && step.signal == Signal::KILL && !killed_all {
+                    let programs: Vec<(i32, String)> =
+                        pids.iter().map(|pid| (*pid, self.targets.program(*pid))).collect();
                     killed_all = self.targets.kill_all();
+                    if killed_all && self.later_round {
+                        self.needed_kill.extend(programs);
+                    }
+                    if killed_all {
+                        self.ever_signalled.extend(pids.iter().copied());
+                    }
                 }
                 count += self.signal_new(&pids, step.signal, &mut signalled_this_round)?;
                 let now = Instant::now();
@@ -209,7 +183,7 @@ impl<T: Targets> Rounds<'_, T> {
         for survivor in &survivors {
             log::warn!("survived: {survivor}");
         }
-        Ok(Report { survivors })
+        Ok(self.report(survivors))
     }
 
     /// The session's targets now: the first full look; then what follows from the processes
@@ -335,6 +309,10 @@ impl<T: Targets> Rounds<'_, T> {
             let stay_stopped = needs_cont(signal) && ignored & bit != 0 && !self.last_round;
             let delivered = if stay_stopped { process.send(signal) } else { process.signal(signal) };
             if delivered {
+                if signal == Signal::KILL && self.later_round && !self.needed_kill.contains_key(&pid) {
+                    let program = self.targets.program(pid);
+                    self.needed_kill.insert(pid, program);
+                }
                 reached += 1;
                 self.ever_signalled.insert(pid);
                 if stay_stopped {
@@ -346,6 +324,12 @@ impl<T: Targets> Rounds<'_, T> {
             }
         }
         reached
+    }
+
+    fn report(&mut self, survivors: Vec<String>) -> Report {
+        let mut needed_kill: Vec<String> = std::mem::take(&mut self.needed_kill).into_values().collect();
+        needed_kill.sort();
+        Report { survivors, signalled: self.ever_signalled.len(), needed_kill }
     }
 
     /// Continues whatever was left stopped and still lives (it outlived the schedule).

@@ -35,6 +35,9 @@ impl Targets for ChangesBetweenChecks {
     fn emptiness(&mut self) -> Emptiness {
         Emptiness::Unproven
     }
+    fn program(&mut self, _pid: i32) -> String {
+        "sleep".into()
+    }
     fn describe(&mut self, pid: i32) -> String {
         pid.to_string()
     }

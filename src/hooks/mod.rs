@@ -94,6 +94,9 @@ impl Context {
 pub struct Outcome {
     pub leftovers: Vec<ProcessRef>,
     pub failed: bool,
+    /// How many hooks ran, and how many of those failed.
+    pub ran: usize,
+    pub ran_failed: usize,
 }
 
 /// What becomes of one entry of the hook directory.
@@ -171,7 +174,7 @@ pub fn run_all(options: &HookOptions, context: &Context, dry_run: bool) -> Outco
         }
         Err(problem) => {
             log::warn!("hook directory {} refused: {problem}; no hooks run", dir.display());
-            return Outcome { leftovers: Vec::new(), failed: true };
+            return Outcome { failed: true, ..Outcome::default() };
         }
     };
     let names = match rustix::fs::Dir::read_from(&dir_fd) {
@@ -180,7 +183,7 @@ pub fn run_all(options: &HookOptions, context: &Context, dry_run: bool) -> Outco
         }
         Err(e) => {
             log::warn!("hook directory {} refused: cannot read it: {e}; no hooks run", dir.display());
-            return Outcome { leftovers: Vec::new(), failed: true };
+            return Outcome { failed: true, ..Outcome::default() };
         }
     };
     let mut names: Vec<_> = names.filter(|n| n != "." && n != "..").collect();
@@ -234,6 +237,8 @@ pub fn run_all(options: &HookOptions, context: &Context, dry_run: bool) -> Outco
                 let (leftovers, succeeded) = run::run_one(&shown, command, options.timeout);
                 outcome.leftovers.extend(leftovers);
                 outcome.failed |= !succeeded;
+                outcome.ran += 1;
+                outcome.ran_failed += usize::from(!succeeded);
             }
         }
     }

@@ -12,6 +12,8 @@ pub struct Status {
     pub threads: u32,
     /// The signals it ignores (SigIgn), bit N-1 for signal N.
     pub ignored: u64,
+    /// Resident memory (VmRSS), in KiB; 0 for a kernel thread or a zombie.
+    pub rss_kib: u64,
 }
 
 impl Status {
@@ -23,6 +25,7 @@ impl Status {
         let mut kthread = None;
         let mut threads = 1;
         let mut ignored = 0;
+        let mut rss_kib = 0;
         for line in text.lines() {
             let Some((key, value)) = line.split_once(':') else { continue };
             let value = value.trim();
@@ -33,6 +36,7 @@ impl Status {
                 "Kthread" => kthread = Some(value == "1"),
                 "Threads" => threads = value.parse::<u32>().unwrap_or(1),
                 "SigIgn" => ignored = u64::from_str_radix(value, 16).unwrap_or(0),
+                "VmRSS" => rss_kib = value.trim_end_matches("kB").trim().parse().unwrap_or(0),
                 "Uid" => {
                     let mut ids = value.split_whitespace().filter_map(|v| v.parse::<u32>().ok());
                     uids = ids.next().zip(ids.next());
@@ -43,7 +47,7 @@ impl Status {
         let (real_uid, effective_uid) = uids?;
         // Kernels before 6.x have no Kthread: line; their kernel threads are kthreadd's children.
         let kernel_thread = kthread.unwrap_or(pid == 2 || ppid == Some(2));
-        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread, threads, ignored })
+        Some(Status { name: name?, state: state?, real_uid, effective_uid, kernel_thread, threads, ignored, rss_kib })
     }
 
     /// Whether `uid` owns the process (any uid for `None`): real and effective uid alike, so

@@ -1,0 +1,50 @@
+//! What the rounds are given: a way to see the session, and what they report.
+
+/// How the rounds see the session: `end` never looks for processes itself.
+pub trait Targets {
+    type Error: std::error::Error + 'static;
+    /// The PIDs of the session's processes to signal, as they are now: a full look.
+    fn look(&mut self) -> Result<Vec<i32>, Self::Error>;
+    /// Those of `candidates` (processes already known, and their children) that are targets:
+    /// a look that costs what the session costs, not what the host does. Where it cannot be
+    /// told yet whether a candidate belongs, it is left to the next full look.
+    fn look_near(&mut self, candidates: Vec<i32>) -> Result<Vec<i32>, Self::Error>;
+    /// Whether `pid` is still a target, right before its signal; its pidfd is already open.
+    fn confirm(&mut self, pid: i32) -> bool;
+    /// KILL to every target of the last look at once where that is safe (cgroup.kill);
+    /// whether it was used.
+    fn kill_all(&mut self) -> bool;
+    /// The children of `pid` (of all its threads), as the kernel lists them now.
+    fn children(&mut self, pid: i32) -> Vec<i32>;
+    /// `pid`, just stopped, checked again: `None` when it is no longer a target (it exec'd a
+    /// setuid program since `confirm`), else the signals it ignores (bit N-1 for signal N).
+    fn recheck(&mut self, pid: i32) -> Option<u64>;
+    /// What the last look is worth when it found no target.
+    fn emptiness(&mut self) -> Emptiness;
+    /// A survivor as the report names it: PID, state and command line.
+    fn describe(&mut self, pid: i32) -> String;
+    /// The program a process runs (its name), for the summary of what needed KILL.
+    fn program(&mut self, pid: i32) -> String;
+}
+
+/// What a look that found no target is worth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Emptiness {
+    /// Nothing is left (a cgroup with no process in it): believed at once.
+    Sure,
+    /// Nothing was seen, which one look cannot prove: believed once looks over SETTLE agree.
+    Unproven,
+    /// Something is left that no look could see (why): never believed.
+    Unseen(String),
+}
+
+/// What a run of the schedule came to.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// PID, state and command line of each process still there at the end.
+    pub survivors: Vec<String>,
+    /// How many processes were signalled.
+    pub signalled: usize,
+    /// The program of each process that KILL had to end (it outlived the earlier rounds).
+    pub needed_kill: Vec<String>,
+}

@@ -3,6 +3,7 @@
 
 mod cgroup;
 mod member;
+mod owner;
 mod selector;
 mod spare;
 mod tag;
@@ -13,6 +14,7 @@ use std::io;
 
 use self::member::Examined;
 pub use self::member::{Detail, Member, Sweep, Verdict};
+use self::owner::absent_or_outside;
 pub use self::selector::{Scope, Selector};
 use self::spare::SpareProgram;
 use self::tag::{OVERSIZED, Tag};
@@ -20,7 +22,7 @@ pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
 use crate::end::Emptiness;
 use crate::error::Exit;
-use crate::proc::{self, ProcReader, ReadError, Status};
+use crate::proc::{self, ProcReader, ReadError};
 use crate::process::is_self;
 
 #[derive(Debug, thiserror::Error)]
@@ -274,31 +276,18 @@ impl Session {
         }
     }
 
-    /// The owner of `pid` from one stat of /proc/PID: `Err` with what it is when that settles
-    /// it (another user's, root's, a kernel thread, gone), else its status where it was read.
-    fn owner_gate(&self, pid: i32, reader: &mut ProcReader) -> Result<Option<Status>, Examined> {
-        let Some(uid) = self.uid else { return Ok(None) };
-        match reader.owner(pid) {
-            // Not the user's: its effective uid is another's.
-            Ok(owner) if owner != uid && owner != 0 => Err(Examined::Foreign),
-            // Root's, or the user's made non-dumpable: its status tells.
-            Ok(0) if uid != 0 => match reader.status(pid) {
-                Some(found) if found.kernel_thread => Err(Examined::Outside),
-                Some(found) if !found.is_owned_by(Some(uid)) => Err(Examined::Foreign),
-                Some(found) => Ok(Some(found)),
-                None => Err(absent_or_outside(pid)),
-            },
-            Ok(_) => Ok(None),
-            Err(_) => Err(absent_or_outside(pid)),
-        }
-    }
-
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
     fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
         // Where xexit may read every environment (root), another user's process is passed
         // over by its owner before its environment is read; as the user, the environment is
         // read first, and only one that cannot be (another's, or non-dumpable) costs a stat.
-        let tag_first = !self.reads_all && matches!(self.scope, Scope::Env { .. } | Scope::Display { .. });
+        // Which is read first is which costs least here: a stat of /proc/PID passes over
+        // another user's process without opening a file, but is wasted on the user's own,
+        // whose environment is read anyway. As root, every environment could be read, so the
+        // owner comes first always; as the user, the environment comes first where most
+        // processes seen so far were the user's own (a readable one is counted so).
+        let tag_first =
+            !self.reads_all && matches!(self.scope, Scope::Env { .. } | Scope::Display { .. }) && reader.mostly_own();
         let mut status = None;
         if !tag_first {
             match self.owner_gate(pid, reader) {
@@ -309,7 +298,7 @@ impl Session {
         let mut unreadable = false;
         let mut tie = None;
         match &self.scope {
-            Scope::Env { .. } | Scope::Display { .. } => match self.read_tag(reader, pid) {
+            Scope::Env { .. } | Scope::Display { .. } => match self.read_tag(reader, pid, tag_first) {
                 // Its owner comes from its status below, not from its environ file, which
                 // shows only the effective uid (a setuid helper keeps root as its real uid).
                 Tag::Same => {}
@@ -367,16 +356,6 @@ impl Session {
 /// How long a process is given to take its STOP before it is checked all the same (one in
 /// uninterruptible sleep takes it only when it wakes).
 const STOP_TAKES: std::time::Duration = std::time::Duration::from_millis(5);
-
-/// A process whose files could not be read: gone, or there but hidden from xexit (hidepid,
-/// another PID namespace), or in another cgroup. Gone only when the kernel says it is.
-fn absent_or_outside(pid: i32) -> Examined {
-    match rustix::process::Pid::from_raw(pid).map(rustix::process::test_kill_process) {
-        None => Examined::Invisible,
-        Some(Err(rustix::io::Errno::SRCH)) => Examined::Gone,
-        Some(_) => Examined::Outside,
-    }
-}
 
 /// `--user NAME|UID`: a name must exist; a number is taken as it is.
 fn lookup_user(user: &str) -> Result<(u32, String), Error> {

@@ -39,15 +39,21 @@ impl Session {
     }
 
     /// What the process's environment says of the tag.
-    pub(super) fn read_tag(&self, reader: &mut ProcReader, pid: i32) -> Tag {
+    /// `counted`: the environment was read before the owner, so a readable one counts as the
+    /// user's for `ProcReader::mostly_own`.
+    pub(super) fn read_tag(&self, reader: &mut ProcReader, pid: i32, counted: bool) -> Tag {
         let Some(name) = self.scope.tag_name() else { return Tag::Absent };
-        match reader.env_value(pid, name) {
+        let tag = match reader.env_value(pid, name) {
             Ok(Some(found)) if self.scope.tag_matches(found) => Tag::Same,
             Ok(Some(_)) => Tag::Other,
             Ok(None) => Tag::Absent,
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
             Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Oversized,
             Err(_) => Tag::Gone,
+        };
+        if counted && matches!(tag, Tag::Same | Tag::Other | Tag::Absent) {
+            reader.count_owner(true);
         }
+        tag
     }
 }

@@ -114,6 +114,10 @@ pub struct ProcReader {
     /// The first time a read failed because xexit ran out of descriptors or memory: the
     /// process read is then unknown, not gone, and the sweep must fail.
     exhausted: Option<io::Error>,
+    /// How many processes this reader saw, and how many of them were the session user's:
+    /// what is cheapest to read first depends on which is the rule (see `mostly_own`).
+    seen: u32,
+    own: u32,
 }
 
 /// The read buffer's size: room for nearly every /proc file in one read.
@@ -135,6 +139,8 @@ impl ProcReader {
             to_close: Vec::new(),
             close_batch,
             exhausted: None,
+            seen: 0,
+            own: 0,
         })
     }
 
@@ -220,6 +226,18 @@ impl ProcReader {
         let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
         let len = read_whole(&fd, &mut self.buf, limit)?;
         Ok((fd, len))
+    }
+
+    /// Counts one process seen, and whether it was the session user's.
+    pub fn count_owner(&mut self, own: bool) {
+        self.seen += 1;
+        self.own += u32::from(own);
+    }
+
+    /// Whether most processes this reader has seen were the session user's (after a few
+    /// dozen; none seen means no).
+    pub fn mostly_own(&self) -> bool {
+        self.seen >= 32 && self.own * 2 > self.seen
     }
 
     /// The error that made a read fail for want of descriptors or memory, once.

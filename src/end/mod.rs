@@ -38,10 +38,10 @@ where
 
 /// How often the session is looked at again for new processes while a round waits.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
-/// How long apart two full looks must both see nothing before the session is taken as
-/// empty: one look can miss a process that forks a child and exits while /proc is read (a
-/// PID hopper). Processes that ignore TERM are kept stopped between rounds, so they cannot
-/// hop meanwhile.
+/// How long apart two looks must both see nothing before the session is taken as empty
+/// (following the session to nothing, then a full look; or two full looks): one look can
+/// miss a process that forks a child and exits while /proc is read (a PID hopper).
+/// Processes that ignore TERM are kept stopped between rounds, so they cannot hop meanwhile.
 const SETTLE: Duration = Duration::from_millis(100);
 /// The looks made over SETTLE after one that saw nothing.
 const SETTLE_LOOKS: u32 = 1;
@@ -176,7 +176,7 @@ impl<T: Targets> Rounds<'_, T> {
             log_round(step, count, started);
         }
         self.continue_left_stopped();
-        let Look { pids, unseen } = self.look_settled()?;
+        let Look { pids, unseen } = self.look_settled(0)?;
         let mut survivors: Vec<String> = pids.into_iter().map(|pid| self.targets.describe(pid)).collect();
         survivors.extend(self.leftovers.iter().map(|l| format!("{} (left by a hook)", l.pid())));
         survivors.extend(unseen);
@@ -187,8 +187,8 @@ impl<T: Targets> Rounds<'_, T> {
     }
 
     /// The session's targets now: the first full look; then what follows from the processes
-    /// signalled (themselves while they live, and their children); and a full look, settled,
-    /// when that is nothing.
+    /// signalled (themselves while they live, and their children); and when that is nothing,
+    /// which counts as the first of the two empty looks, a full look after the settle time.
     fn look(&mut self) -> Result<Look, Error<T::Error>> {
         if let Some(pids) = self.first.take() {
             if !pids.is_empty() {
@@ -209,15 +209,22 @@ impl<T: Targets> Rounds<'_, T> {
             if !pids.is_empty() || !self.leftovers.is_empty() {
                 return Ok(Look { pids, unseen: None });
             }
+            // Followed to nothing: the session is seen empty once. Unless that is sure (a
+            // cgroup with nothing in it), one full look after the settle time must agree.
+            if self.targets.emptiness() == Emptiness::Sure {
+                return Ok(Look { pids, unseen: None });
+            }
+            std::thread::sleep(SETTLE);
+            return self.look_settled(SETTLE_LOOKS);
         }
-        self.look_settled()
+        self.look_settled(0)
     }
 
     /// The session's targets now, from full looks. A look that sees none (while no leftover of a hook lives)
     /// is believed at once where the session is surely empty, once looks over SETTLE all
     /// agree where that cannot be known, and never while something is left unseen.
-    fn look_settled(&mut self) -> Result<Look, Error<T::Error>> {
-        let mut looks = 0;
+    /// `looks`: how many empty looks over SETTLE were made already.
+    fn look_settled(&mut self, mut looks: u32) -> Result<Look, Error<T::Error>> {
         loop {
             let pids = self.targets.look().map_err(Error::Look)?;
             self.leftovers.retain(|l| !l.has_exited());

@@ -252,40 +252,40 @@ impl<T: Targets> Rounds<'_, T> {
         let mut reached = 0;
         let mut queue = pids.to_vec();
         let mut retried = None;
-        while let Some(pid) = queue.pop() {
-            if !done.insert(pid) {
-                continue;
-            }
-            if held.len() + self.alive.len() + self.leftovers.len() >= self.budget {
-                reached += self.free_budget(&mut held, signal);
-            }
-            let targets = &mut *self.targets;
-            match ProcessRef::open_verified(pid, || targets.confirm(pid)) {
-                Ok(Some(process)) if process.stop() => {
-                    // Checked again once it cannot run: it may have exec'd a setuid program
-                    // (no longer the user's) since the first check.
-                    let Some(ignored) = self.targets.recheck(pid) else {
-                        process.send(Signal::CONT);
-                        continue;
-                    };
-                    queue.extend(self.targets.children(pid));
-                    held.push((process, ignored));
+        // In waves: each process of a wave is held, confirmed and stopped; then each is
+        // checked again once stopped (by then most are) and its children make the next wave.
+        while !queue.is_empty() {
+            let mut stopped = Vec::new();
+            for pid in std::mem::take(&mut queue) {
+                if !done.insert(pid) {
+                    continue;
                 }
-                Ok(_) => {}
-                // Out of descriptors all the same: let go of all held, and try once more.
-                Err(e) if process::is_exhaustion(&e) && retried != Some(pid) => {
+                if held.len() + stopped.len() + self.alive.len() + self.leftovers.len() >= self.budget {
+                    self.check_stopped(std::mem::take(&mut stopped), &mut held, &mut queue);
                     reached += self.free_budget(&mut held, signal);
-                    retried = Some(pid);
-                    done.remove(&pid);
-                    queue.push(pid);
                 }
-                Err(e) if process::is_exhaustion(&e) => {
-                    // None of those held may stay stopped.
-                    self.send(held, signal);
-                    return Err(Error::Exhausted { pid, source: e });
+                let targets = &mut *self.targets;
+                match ProcessRef::open_verified(pid, || targets.confirm(pid)) {
+                    Ok(Some(process)) if process.stop() => stopped.push(process),
+                    Ok(_) => {}
+                    // Out of descriptors all the same: let go of all held, and try once more.
+                    Err(e) if process::is_exhaustion(&e) && retried != Some(pid) => {
+                        self.check_stopped(std::mem::take(&mut stopped), &mut held, &mut queue);
+                        reached += self.free_budget(&mut held, signal);
+                        retried = Some(pid);
+                        done.remove(&pid);
+                        queue.push(pid);
+                    }
+                    Err(e) if process::is_exhaustion(&e) => {
+                        // None of those held may stay stopped.
+                        self.check_stopped(stopped, &mut held, &mut queue);
+                        self.send(held, signal);
+                        return Err(Error::Exhausted { pid, source: e });
+                    }
+                    Err(e) => log::warn!("cannot hold process {pid} to signal it: {e}"),
                 }
-                Err(e) => log::warn!("cannot hold process {pid} to signal it: {e}"),
             }
+            self.check_stopped(stopped, &mut held, &mut queue);
         }
         reached += self.send(held, signal);
         for leftover in &self.leftovers {
@@ -295,6 +295,21 @@ impl<T: Targets> Rounds<'_, T> {
             }
         }
         Ok(reached)
+    }
+
+    /// Checks each of `stopped` again, now that it cannot run: it may have exec'd a setuid
+    /// program (no longer the user's) since the first check; such a one is continued and let
+    /// go. The others are held, and their children queued.
+    fn check_stopped(&mut self, stopped: Vec<ProcessRef>, held: &mut Vec<(ProcessRef, u64)>, queue: &mut Vec<i32>) {
+        for process in stopped {
+            let pid = process.pid();
+            let Some(ignored) = self.targets.recheck(pid) else {
+                process.send(Signal::CONT);
+                continue;
+            };
+            queue.extend(self.targets.children(pid));
+            held.push((process, ignored));
+        }
     }
 
     /// Makes room in the budget: lets go of the processes only waited on, and signals those

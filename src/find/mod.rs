@@ -237,11 +237,13 @@ impl Session {
     /// A process of the session, held and stopped, checked again: `None` when it is no
     /// longer the user's (a setuid program exec'd since `confirm`), else its ignored signals.
     pub fn recheck(&self, pid: i32, reader: &mut ProcReader) -> Option<u64> {
-        // STOP is queued, not yet taken: an exec under way finishes first. Wait (briefly) until
-        // the process shows stopped, so that what is checked is what will be signalled.
+        // STOP is queued, not yet taken: an exec under way finishes first. A process that is
+        // running (R) or in uninterruptible sleep (D) may be inside one, so it is given (a few
+        // milliseconds) to show stopped; one asleep (S) has not run since STOP was sent, and
+        // an interruptible wait inside exec is cut short by it.
         let waited = std::time::Instant::now();
         let mut status = reader.status(pid)?;
-        while !status.state.starts_with(['T', 't', 'Z', 'X']) && waited.elapsed() < STOP_TAKES {
+        while status.state.starts_with(['R', 'D']) && waited.elapsed() < STOP_TAKES {
             std::thread::yield_now();
             status = reader.status(pid)?;
         }

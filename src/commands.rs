@@ -1,6 +1,6 @@
 //! The subcommands on plain options: watch (then hooks and end, or PROGRAM), list and end.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -90,7 +90,7 @@ fn end_session(
     let started = Instant::now();
     let mut targets = SessionTargets::new(session)?;
     let pids = end::Targets::look(&mut targets)?;
-    let rss_kib: u64 = pids.iter().filter_map(|pid| targets.reader.status(*pid)).map(|s| s.rss_kib).sum();
+    let rss_kib: u64 = targets.last.targets().map(|m| m.rss_kib).sum();
     log::info!("ending session {} of {} ({reason}): {} processes", session.scope, session.user_label(), pids.len());
     let context = hooks::Context {
         reason,
@@ -130,6 +130,8 @@ struct SessionTargets<'a> {
     session: &'a Session,
     reader: ProcReader,
     last: Sweep,
+    /// The name of each process of the session seen so far, by PID.
+    names: HashMap<i32, String>,
     announced: HashSet<i32>,
     dry_run: bool,
 }
@@ -137,11 +139,20 @@ struct SessionTargets<'a> {
 impl<'a> SessionTargets<'a> {
     fn new(session: &'a Session) -> Result<Self, find::Error> {
         let reader = ProcReader::new().map_err(find::Error::Proc)?;
-        Ok(SessionTargets { session, reader, last: Sweep::default(), announced: HashSet::new(), dry_run: false })
+        let (last, names, announced) = (Sweep::default(), HashMap::new(), HashSet::new());
+        Ok(SessionTargets { session, reader, last, names, announced, dry_run: false })
     }
 
     fn sweep(&mut self, detail: Detail) -> Result<Sweep, find::Error> {
         self.session.sweep(&mut self.reader, detail)
+    }
+
+    /// Makes `sweep` the last one, its names known and what it decided logged; its targets.
+    fn keep(&mut self, sweep: Sweep) -> Vec<i32> {
+        self.announce(&sweep);
+        self.names.extend(sweep.members.iter().map(|m| (m.pid, m.name.clone())));
+        self.last = sweep;
+        self.last.targets().map(|m| m.pid).collect()
     }
 
     /// Logs, once per process, each one spared and each one ended although its environment
@@ -167,16 +178,12 @@ impl end::Targets for SessionTargets<'_> {
 
     fn look(&mut self) -> Result<Vec<i32>, find::Error> {
         let sweep = self.sweep(Detail::Plain)?;
-        self.announce(&sweep);
-        self.last = sweep;
-        Ok(self.last.targets().map(|m| m.pid).collect())
+        Ok(self.keep(sweep))
     }
 
     fn look_near(&mut self, candidates: Vec<i32>) -> Result<Vec<i32>, find::Error> {
         let sweep = self.session.sweep_near(&mut self.reader, candidates)?;
-        self.announce(&sweep);
-        self.last = sweep;
-        Ok(self.last.targets().map(|m| m.pid).collect())
+        Ok(self.keep(sweep))
     }
 
     fn confirm(&mut self, pid: i32) -> bool {
@@ -200,12 +207,12 @@ impl end::Targets for SessionTargets<'_> {
     }
 
     fn program(&mut self, pid: i32) -> String {
-        let name = self.last.members.iter().find(|m| m.pid == pid).map(|m| m.name.clone());
+        let name = self.names.get(&pid).cloned();
         printable(&name.or_else(|| self.reader.status(pid).map(|s| s.name)).unwrap_or_else(|| "?".into()))
     }
 
     fn describe(&mut self, pid: i32) -> String {
-        let name = self.last.members.iter().find(|m| m.pid == pid).map(|m| m.name.clone()).unwrap_or_default();
+        let name = self.names.get(&pid).cloned().unwrap_or_default();
         let state = self.reader.state(pid);
         format!("{pid} {state} {}", self.reader.command_line(pid, &name))
     }

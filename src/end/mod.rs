@@ -70,16 +70,14 @@ pub fn end<T: Targets>(
 ) -> Result<Report, Error<T::Error>> {
     let limit = process::raise_open_files_limit().unwrap_or(u64::MAX);
     let budget = usize::try_from(limit / 2).unwrap_or(usize::MAX).max(8);
-    let first = Some(first);
-    let left_stopped = HashSet::new();
     let mut rounds = Rounds {
         targets,
         alive: Vec::new(),
         leftovers,
         ever_signalled: HashSet::new(),
         budget,
-        first,
-        left_stopped,
+        first: Some(first),
+        left_stopped: HashSet::new(),
         last_round: false,
         needed_kill: std::collections::HashMap::new(),
         later_round: false,
@@ -155,15 +153,14 @@ impl<T: Targets> Rounds<'_, T> {
                 // cgroup.kill first, which no fork escapes; then KILL to each process seen
                 // as well, which reaches one cgroup.kill cannot (a process whose main thread
                 // has exited is skipped by the kernel's group kill).
-                if is_last && step.signal == Signal::KILL && !killed_all {
-                    let programs: Vec<(i32, String)> =
-                        pids.iter().map(|pid| (*pid, self.targets.program(*pid))).collect();
-                    killed_all = self.targets.kill_all();
-                    if killed_all && self.later_round {
-                        self.needed_kill.extend(programs);
-                    }
-                    if killed_all {
-                        self.ever_signalled.extend(pids.iter().copied());
+                if is_last && step.signal == Signal::KILL && !killed_all && self.targets.kill_all() {
+                    killed_all = true;
+                    self.ever_signalled.extend(pids.iter().copied());
+                    if self.later_round {
+                        for pid in &pids {
+                            let program = self.targets.program(*pid);
+                            self.needed_kill.insert(*pid, program);
+                        }
                     }
                 }
                 count += self.signal_new(&pids, step.signal, &mut signalled_this_round)?;
@@ -220,9 +217,10 @@ impl<T: Targets> Rounds<'_, T> {
         self.look_settled(0)
     }
 
-    /// The session's targets now, from full looks. A look that sees none (while no leftover of a hook lives)
-    /// is believed at once where the session is surely empty, once looks over SETTLE all
-    /// agree where that cannot be known, and never while something is left unseen.
+    /// The session's targets now, from full looks. A look that sees none (while no leftover
+    /// of a hook lives) is believed at once where the session is surely empty, once looks
+    /// over SETTLE all agree where that cannot be known, and never while something is left
+    /// unseen.
     /// `looks`: how many empty looks over SETTLE were made already.
     fn look_settled(&mut self, mut looks: u32) -> Result<Look, Error<T::Error>> {
         loop {

@@ -23,7 +23,8 @@ pub trait Targets {
     fn emptiness(&mut self) -> Emptiness;
     /// A survivor as the report names it: PID, state and command line.
     fn describe(&mut self, pid: i32) -> String;
-    /// The program a process runs (its name), for the summary of what needed KILL.
+    /// The program a process runs (its name, as the looks saw it), for the summary of what
+    /// needed KILL.
     fn program(&mut self, pid: i32) -> String;
 }
 

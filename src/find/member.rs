@@ -66,6 +66,8 @@ pub struct Member {
     pub name: String,
     /// The State: line of its status, e.g. "S (sleeping)".
     pub state: String,
+    /// Its resident memory (VmRSS), in KiB.
+    pub rss_kib: u64,
     pub verdict: Verdict,
     /// The command line, when the sweep was asked for it (`Detail::Commands`).
     pub command: Option<String>,

@@ -22,7 +22,7 @@ pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
 use crate::end::Emptiness;
 use crate::error::Exit;
-use crate::proc::{self, ProcReader, ReadError};
+use crate::proc::{self, ProcReader, ReadError, Status};
 use crate::process::is_self;
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +234,13 @@ impl Session {
         }
     }
 
+    /// Whether a process of this owner may be ended: the user's (real and effective uid), and
+    /// not running as root unless the scope is a cgroup named by root.
+    fn may_end(&self, status: &Status) -> bool {
+        let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
+        status.is_owned_by(self.uid) && !root_protected
+    }
+
     /// A process of the session, held and stopped, checked again: `None` when it is no
     /// longer the user's (a setuid program exec'd since `confirm`), else its ignored signals.
     pub fn recheck(&self, pid: i32, reader: &mut ProcReader) -> Option<u64> {
@@ -247,8 +254,7 @@ impl Session {
             std::thread::yield_now();
             status = reader.status(pid)?;
         }
-        let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
-        (status.is_owned_by(self.uid) && !root_protected).then_some(status.ignored)
+        self.may_end(&status).then_some(status.ignored)
     }
 
     /// KILL to the whole session at once through its cgroup's cgroup.kill, when the cgroup
@@ -280,9 +286,6 @@ impl Session {
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
     fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
-        // Where xexit may read every environment (root), another user's process is passed
-        // over by its owner before its environment is read; as the user, the environment is
-        // read first, and only one that cannot be (another's, or non-dumpable) costs a stat.
         // Which is read first is which costs least here: a stat of /proc/PID passes over
         // another user's process without opening a file, but is wasted on the user's own,
         // whose environment is read anyway. As root, every environment could be read, so the
@@ -340,9 +343,7 @@ impl Session {
         if status.kernel_thread {
             return Examined::Outside;
         }
-        let users_own = status.is_owned_by(self.uid);
-        let root_protected = status.effective_uid == 0 && !matches!(self.scope, Scope::Cgroup(_));
-        if is_self(pid) || pid == 1 || !users_own || root_protected {
+        if is_self(pid) || pid == 1 || !self.may_end(&status) {
             return Examined::Foreign;
         }
         let verdict = match spare::spared_as(&self.spare, pid) {
@@ -351,7 +352,8 @@ impl Session {
             None => tie.map_or(Verdict::Target, Verdict::Tied),
         };
         let command = (detail == Detail::Commands).then(|| reader.command_line(pid, &status.name));
-        Examined::Member(Member { pid, uid: status.real_uid, name: status.name, state: status.state, verdict, command })
+        let (uid, rss_kib) = (status.real_uid, status.rss_kib);
+        Examined::Member(Member { pid, uid, name: status.name, state: status.state, rss_kib, verdict, command })
     }
 }
 

@@ -10,8 +10,8 @@ use rustix::fs::{Mode, OFlags};
 mod status;
 mod text;
 
-use self::status::parse_stat_ids;
 pub use self::status::{StatIds, Status};
+use self::status::{parse_stat_ids, stat_fields};
 use self::text::env_value;
 pub use self::text::printable;
 
@@ -175,9 +175,7 @@ impl ProcReader {
 
     /// The size of the environment, from env_start and env_end in /proc/PID/stat.
     fn environ_size(&mut self, pid: i32) -> Option<usize> {
-        let stat = self.read(pid, "stat").ok()?;
-        let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
-        let mut fields = std::str::from_utf8(after_name).ok()?.split_whitespace();
+        let mut fields = stat_fields(self.read(pid, "stat").ok()?)?;
         // Fields 50 and 51 of stat; the state, field 3, is the first after the name.
         let start = fields.nth(47)?.parse::<usize>().ok()?;
         let end = fields.next()?.parse::<usize>().ok()?;

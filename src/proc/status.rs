@@ -68,6 +68,13 @@ fn is_dead_state(state: &str) -> bool {
     state.starts_with('Z') || state.starts_with('X')
 }
 
+/// The fields of /proc/PID/stat after the command name (which may hold spaces and
+/// parentheses): the state, field 3, comes first.
+pub(super) fn stat_fields(stat: &[u8]) -> Option<std::str::SplitWhitespace<'_>> {
+    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
+    Some(std::str::from_utf8(after_name).ok()?.split_whitespace())
+}
+
 /// The IDs a process's /proc/PID/stat gives, for a live process (not a zombie; a main
 /// thread that exited while others run on still counts as live).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +86,7 @@ pub struct StatIds {
 
 /// Parses /proc/PID/stat after the command name (which may hold spaces and parentheses).
 pub(super) fn parse_stat_ids(stat: &[u8]) -> Option<StatIds> {
-    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
-    let mut fields = std::str::from_utf8(after_name).ok()?.split_whitespace();
+    let mut fields = stat_fields(stat)?;
     let state = fields.next()?;
     let mut next = || fields.next()?.parse::<i32>().ok();
     let (ppid, pgrp, sid) = (next()?, next()?, next()?);

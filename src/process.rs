@@ -74,6 +74,52 @@ impl ProcessRef {
     }
 }
 
+/// A signalled process let go of to free its descriptor (a session larger than the budget
+/// of pidfds held at once): known by PID and start time, only ever waited for, never
+/// signalled through this.
+#[derive(Clone, Copy, Debug)]
+pub struct LetGo {
+    pid: i32,
+    start: u64,
+}
+
+impl LetGo {
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Whether the process still runs (a zombie has ended); when that cannot be read (no
+    /// descriptor left), it is taken as running.
+    pub fn is_running(&self) -> bool {
+        crate::proc::start_time(self.pid).map_or(true, |start| start == Some(self.start))
+    }
+}
+
+impl ProcessRef {
+    /// Closes the pidfd, keeping what tells whether the process still runs; None when it has
+    /// ended.
+    pub fn let_go(self) -> Option<LetGo> {
+        let pid = self.pid;
+        match crate::proc::start_time(pid) {
+            // Read while held and then still live: the start time is this process's.
+            Ok(Some(start)) => (!self.has_exited()).then_some(LetGo { pid, start }),
+            Ok(None) => None,
+            // No descriptor to spare: the pidfd is closed first. Only a PID reused in between
+            // could be taken for this one, and a LetGo is only waited for, never signalled.
+            Err(_) => {
+                drop(self);
+                match crate::proc::start_time(pid) {
+                    Ok(start) => start.map(|start| LetGo { pid, start }),
+                    Err(e) => {
+                        log::warn!("cannot follow process {pid} any more: {e}");
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Raises the soft limit of open files to the hard one (one pidfd per process held), and
 /// returns the limit now in force (None: unlimited).
 pub fn raise_open_files_limit() -> Option<u64> {
@@ -86,14 +132,6 @@ pub fn raise_open_files_limit() -> Option<u64> {
         }
     }
     limit.current
-}
-
-/// Whether an error means xexit ran out of something (descriptors, memory), which says
-/// nothing about the process it was reading or holding: never take it for "gone".
-pub fn is_exhaustion(error: &io::Error) -> bool {
-    use rustix::io::Errno;
-    let code = error.raw_os_error();
-    [Errno::MFILE, Errno::NFILE, Errno::NOMEM, Errno::NOBUFS].iter().any(|e| code == Some(e.raw_os_error()))
 }
 
 /// Whether `pid` is the xexit process asking, now: after detaching, xexit is the forked

@@ -59,7 +59,12 @@ fn a_session_too_large_for_xexit_pids_gets_every_pid_in_xexit_pids_file() {
     let (mut shells, pids) = start_large_session(&user, "pids");
     let output = end_tagged(&user, "pids", &[&hooks.arg()]);
     let log = stderr_of(&output);
-    let survivors = user.processes().len();
+    // What a survivor is (its /proc/PID/stat), for the failure message.
+    let survivors: Vec<String> = user
+        .processes()
+        .iter()
+        .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
+        .collect();
     user.cleanup();
     for shell in &mut shells {
         finish(shell);
@@ -79,6 +84,15 @@ fn a_session_too_large_for_xexit_pids_gets_every_pid_in_xexit_pids_file() {
     let path = std::fs::read_to_string(hooks.out("path")).unwrap();
     assert!(!std::path::Path::new(path.trim()).exists(), "{} outlived the hooks", path.trim());
     // More processes than the open-files limit here (20,000): held and signalled in batches.
-    assert_eq!(survivors, 0, "of {} processes {survivors} survived the reap", pids.len());
-    assert_eq!(output.status.code(), Some(0), "{}", &log[log.len().saturating_sub(3000)..]);
+    let tail = &log[log.len().saturating_sub(3000)..];
+    let count = survivors.len();
+    let some = &survivors[..count.min(5)];
+    assert_eq!(
+        count,
+        0,
+        "of {} processes {count} survived the reap ({}), such as {some:?}: {tail}",
+        pids.len(),
+        output.status
+    );
+    assert_eq!(output.status.code(), Some(0), "{tail}");
 }

@@ -3,6 +3,7 @@
 
 mod schedule;
 mod targets;
+mod waves;
 
 use std::collections::HashSet;
 use std::io;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 pub use self::schedule::{Schedule, Step};
 pub use self::targets::{Emptiness, Report, Targets};
 use crate::error::Exit;
-use crate::process::{self, ProcessRef, Signal, needs_cont, signal_name, wait_any};
+use crate::process::{self, LetGo, ProcessRef, Signal, needs_cont, signal_name, wait_any};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error<E: std::error::Error + 'static> {
@@ -70,9 +71,21 @@ pub fn end<T: Targets>(
 ) -> Result<Report, Error<T::Error>> {
     let limit = process::raise_open_files_limit().unwrap_or(u64::MAX);
     let budget = usize::try_from(limit / 2).unwrap_or(usize::MAX).max(8);
+    end_within(targets, schedule, first, leftovers, budget)
+}
+
+/// `end`, holding at most `budget` processes at once.
+fn end_within<T: Targets>(
+    targets: &mut T,
+    schedule: &Schedule,
+    first: Vec<i32>,
+    leftovers: Vec<ProcessRef>,
+    budget: usize,
+) -> Result<Report, Error<T::Error>> {
     let mut rounds = Rounds {
         targets,
         alive: Vec::new(),
+        let_go: Vec::new(),
         leftovers,
         ever_signalled: HashSet::new(),
         budget,
@@ -107,6 +120,9 @@ struct Rounds<'a, T> {
     targets: &'a mut T,
     /// Signalled processes whose end has not been seen yet.
     alive: Vec<ProcessRef>,
+    /// Signalled processes let go of to stay within the budget, followed until they end: a
+    /// look of /proc cannot tell one still exiting (its environment gone) as the session's.
+    let_go: Vec<LetGo>,
     leftovers: Vec<ProcessRef>,
     ever_signalled: HashSet<i32>,
     /// How many processes may be held (one pidfd each) at once.
@@ -174,6 +190,14 @@ impl<T: Targets> Rounds<'_, T> {
         }
         self.continue_left_stopped();
         let Look { pids, unseen } = self.look_settled(0)?;
+        // A process signalled that still runs outlived the schedule too, seen or not (one
+        // still exiting, its environment gone, is not seen as the session's).
+        let mut pids = pids;
+        self.alive.retain(|process| !process.has_exited());
+        self.let_go.retain(LetGo::is_running);
+        pids.extend(self.alive.iter().map(ProcessRef::pid).chain(self.let_go.iter().map(LetGo::pid)));
+        pids.sort_unstable();
+        pids.dedup();
         let mut survivors: Vec<String> = pids.into_iter().map(|pid| self.targets.describe(pid)).collect();
         survivors.extend(self.leftovers.iter().map(|l| format!("{} (left by a hook)", l.pid())));
         survivors.extend(unseen);
@@ -192,8 +216,11 @@ impl<T: Targets> Rounds<'_, T> {
                 return Ok(Look { pids, unseen: None });
             }
         } else {
-            // Those signalled and still alive were found before and are held: still targets.
-            let mut pids: Vec<i32> = self.alive.iter().map(ProcessRef::pid).collect();
+            // Those signalled and still alive were found before and are held (or let go of
+            // and followed): still targets.
+            self.let_go.retain(LetGo::is_running);
+            let followed = self.alive.iter().map(ProcessRef::pid).chain(self.let_go.iter().map(LetGo::pid));
+            let mut pids: Vec<i32> = followed.collect();
             let held: HashSet<i32> = pids.iter().copied().collect();
             let mut children: Vec<i32> = pids.iter().flat_map(|pid| self.targets.children(*pid)).collect();
             children.retain(|child| !held.contains(child));
@@ -240,126 +267,10 @@ impl<T: Targets> Rounds<'_, T> {
         }
     }
 
-    /// Signals those of `pids` not yet signalled this round, and the children they have made.
-    /// Each is held and confirmed first, so that whatever the PID names later, the signal goes
-    /// to the process checked or nowhere; then stopped (STOP cannot be ignored), so that it
-    /// neither forks nor exits while its children are read: a process that forks its successor
-    /// and exits is followed down its line. Returns how many it reached.
-    fn signal_new(&mut self, pids: &[i32], signal: Signal, done: &mut HashSet<i32>) -> Result<usize, Error<T::Error>> {
-        let mut held = Vec::new();
-        let mut reached = 0;
-        let mut queue = pids.to_vec();
-        let mut retried = None;
-        // In waves: each process of a wave is held, confirmed and stopped; then each is
-        // checked again once stopped (by then most are) and its children make the next wave.
-        while !queue.is_empty() {
-            let mut stopped = Vec::new();
-            for pid in std::mem::take(&mut queue) {
-                if !done.insert(pid) {
-                    continue;
-                }
-                if held.len() + stopped.len() + self.alive.len() + self.leftovers.len() >= self.budget {
-                    self.check_stopped(std::mem::take(&mut stopped), &mut held, &mut queue);
-                    reached += self.free_budget(&mut held, signal);
-                }
-                let targets = &mut *self.targets;
-                match ProcessRef::open_verified(pid, || targets.confirm(pid)) {
-                    Ok(Some(process)) if process.stop() => stopped.push(process),
-                    Ok(_) => {}
-                    // Out of descriptors all the same: let go of all held, and try once more.
-                    Err(e) if process::is_exhaustion(&e) && retried != Some(pid) => {
-                        self.check_stopped(std::mem::take(&mut stopped), &mut held, &mut queue);
-                        reached += self.free_budget(&mut held, signal);
-                        retried = Some(pid);
-                        done.remove(&pid);
-                        queue.push(pid);
-                    }
-                    Err(e) if process::is_exhaustion(&e) => {
-                        // None of those held may stay stopped.
-                        self.check_stopped(stopped, &mut held, &mut queue);
-                        self.send(held, signal);
-                        return Err(Error::Exhausted { pid, source: e });
-                    }
-                    Err(e) => log::warn!("cannot hold process {pid} to signal it: {e}"),
-                }
-            }
-            self.check_stopped(stopped, &mut held, &mut queue);
-        }
-        reached += self.send(held, signal);
-        for leftover in &self.leftovers {
-            if done.insert(leftover.pid()) && leftover.signal(signal) {
-                reached += 1;
-                self.ever_signalled.insert(leftover.pid());
-            }
-        }
-        Ok(reached)
-    }
-
-    /// Checks each of `stopped` again, now that it cannot run: it may have exec'd a setuid
-    /// program (no longer the user's) since the first check; such a one is continued and let
-    /// go. The others are held, and their children queued.
-    fn check_stopped(&mut self, stopped: Vec<ProcessRef>, held: &mut Vec<(ProcessRef, u64)>, queue: &mut Vec<i32>) {
-        for process in stopped {
-            let pid = process.pid();
-            let Some(ignored) = self.targets.recheck(pid) else {
-                process.send(Signal::CONT);
-                continue;
-            };
-            queue.extend(self.targets.children(pid));
-            held.push((process, ignored));
-        }
-    }
-
-    /// Makes room in the budget: lets go of the processes only waited on, and signals those
-    /// held (stopped) so far. Returns how many it reached.
-    fn free_budget(&mut self, held: &mut Vec<(ProcessRef, u64)>, signal: Signal) -> usize {
-        let reached = self.send(std::mem::take(held), signal);
-        self.alive.clear();
-        reached
-    }
-
-    /// Signals each of `held`; those reached are waited on. Returns how many it reached.
-    fn send(&mut self, held: Vec<(ProcessRef, u64)>, signal: Signal) -> usize {
-        let mut reached = 0;
-        for (process, ignored) in held {
-            // After KILL a stopped process dies as it is; any other signal is followed by
-            // CONT, unless the process ignores it.
-            let pid = process.pid();
-            let bit = u32::try_from(signal.as_raw() - 1).ok().and_then(|n| 1u64.checked_shl(n)).unwrap_or(0);
-            let stay_stopped = needs_cont(signal) && ignored & bit != 0 && !self.last_round;
-            let delivered = if stay_stopped { process.send(signal) } else { process.signal(signal) };
-            if delivered {
-                if signal == Signal::KILL && self.later_round && !self.needed_kill.contains_key(&pid) {
-                    let program = self.targets.program(pid);
-                    self.needed_kill.insert(pid, program);
-                }
-                reached += 1;
-                self.ever_signalled.insert(pid);
-                if stay_stopped {
-                    self.left_stopped.insert(pid);
-                } else {
-                    self.left_stopped.remove(&pid);
-                }
-                self.alive.push(process);
-            }
-        }
-        reached
-    }
-
     fn report(&mut self, survivors: Vec<String>) -> Report {
         let mut needed_kill: Vec<String> = std::mem::take(&mut self.needed_kill).into_values().collect();
         needed_kill.sort();
         Report { survivors, signalled: self.ever_signalled.len(), needed_kill }
-    }
-
-    /// Continues whatever was left stopped and still lives (it outlived the schedule).
-    fn continue_left_stopped(&mut self) {
-        for pid in std::mem::take(&mut self.left_stopped) {
-            let targets = &mut *self.targets;
-            if let Ok(Some(process)) = ProcessRef::open_verified(pid, || targets.confirm(pid)) {
-                process.send(Signal::CONT);
-            }
-        }
     }
 
     /// Waits until every signalled process has exited or `until` comes.

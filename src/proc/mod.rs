@@ -11,9 +11,17 @@ mod status;
 mod text;
 
 pub use self::status::{StatIds, Status};
-use self::status::{parse_stat_ids, stat_fields};
+use self::status::{parse_start_time, parse_stat_ids, stat_fields};
 use self::text::env_value;
 pub use self::text::printable;
+
+/// Whether an error means xexit ran out of something (descriptors, memory), which says
+/// nothing about the process it was reading or holding: never take it for "gone".
+pub fn is_exhaustion(error: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let code = error.raw_os_error();
+    [Errno::MFILE, Errno::NFILE, Errno::NOMEM, Errno::NOBUFS].iter().any(|e| code == Some(e.raw_os_error()))
+}
 
 /// A file that could not be read, named.
 #[derive(Debug, thiserror::Error)]
@@ -210,7 +218,7 @@ impl ProcReader {
             result = self.open_and_read_path(limit);
         }
         if let Err(e) = &result
-            && crate::process::is_exhaustion(e)
+            && is_exhaustion(e)
             && self.exhausted.is_none()
         {
             self.exhausted = e.raw_os_error().map(io::Error::from_raw_os_error);
@@ -298,6 +306,16 @@ fn read_whole(fd: &OwnedFd, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize
             return Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("more than {limit} bytes")));
         }
         buf.resize((buf.len() * 2).min(limit), 0);
+    }
+}
+
+/// The start time of `pid` while it lives (not a zombie); None once it has ended. An error
+/// (such as running out of descriptors) says nothing of the process.
+pub fn start_time(pid: i32) -> io::Result<Option<u64>> {
+    match std::fs::read(format!("/proc/{pid}/stat")) {
+        Ok(stat) => Ok(parse_start_time(&stat)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -95,6 +95,17 @@ pub(super) fn parse_stat_ids(stat: &[u8]) -> Option<StatIds> {
     (!is_dead_state(state) || threads > 1).then_some(StatIds { ppid, pgrp, sid })
 }
 
+/// The start time (field 22, in clock ticks after boot) of a live process: with its PID it
+/// names one process for good. None for a zombie, or a stat that does not parse.
+pub(super) fn parse_start_time(stat: &[u8]) -> Option<u64> {
+    let mut fields = stat_fields(stat)?;
+    let state = fields.next()?;
+    // num_threads is field 20, the 17th after the state; the start time two further.
+    let threads = fields.nth(16)?.parse::<u32>().ok()?;
+    let start = fields.nth(1)?.parse().ok()?;
+    (!is_dead_state(state) || threads > 1).then_some(start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +132,13 @@ mod tests {
         assert_eq!(parse_stat_ids(b"43 (x) Z 7 43 40 0 -1 4227084 128 0 0 0 0 0 0 0 20 0 1 0"), None);
         let main_thread_exited = b"44 (x) Z 7 44 40 0 -1 4227084 128 0 0 0 0 0 0 0 20 0 2 0";
         assert_eq!(parse_stat_ids(main_thread_exited), Some(StatIds { ppid: 7, pgrp: 44, sid: 40 }));
+    }
+    #[test]
+    fn start_time_is_field_22_of_a_live_process() {
+        let stat = b"42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 8192 100";
+        assert_eq!(parse_start_time(stat), Some(987_654));
+        assert_eq!(parse_start_time(b"43 (x) Z 1 43 43 0 -1 4 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0"), None);
+        assert_eq!(parse_start_time(b"44 (x) Z 1 44 44 0 -1 4 0 0 0 0 0 0 0 0 20 0 3 0 55 0 0"), Some(55));
+        assert_eq!(parse_start_time(b"45 (x) S 1 45"), None);
     }
 }

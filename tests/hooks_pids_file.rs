@@ -60,11 +60,7 @@ fn a_session_too_large_for_xexit_pids_gets_every_pid_in_xexit_pids_file() {
     let output = end_tagged(&user, "pids", &[&hooks.arg()]);
     let log = stderr_of(&output);
     // What a survivor is (its /proc/PID/stat), for the failure message.
-    let survivors: Vec<String> = user
-        .processes()
-        .iter()
-        .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
-        .collect();
+    let survivors = user.live_stats();
     user.cleanup();
     for shell in &mut shells {
         finish(shell);

@@ -109,8 +109,8 @@ impl Cgroup {
     }
 
     /// KILL to every process in the cgroup at once through cgroup.kill, where it is a v2
-    /// cgroup this process may write; then waits until it is empty or `deadline` comes.
-    /// Returns whether cgroup.kill was used.
+    /// cgroup this process may write; it does not wait for them to end. Returns whether
+    /// cgroup.kill was used.
     pub fn kill_all(&self) -> bool {
         let file = self.dir().join("cgroup.kill");
         let writable =

@@ -148,15 +148,18 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 /// Whether PID is a live process (a zombie counts as ended).
 pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let fields: Vec<&str> =
-                stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-            // A zombie is over, unless only its main thread exited (num_threads, field 20).
-            !matches!(fields.first(), Some(&("Z" | "X"))) || fields.get(17).is_some_and(|threads| *threads != "1")
-        }
-        Err(_) => false,
-    }
+    live_stat(pid).is_some()
+}
+
+/// /proc/PID/stat of a live process; None for a zombie or one that is gone.
+pub fn live_stat(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // A zombie is over, unless only its main thread exited (num_threads, field 20, above 1).
+    // One being reaped shows X and 0 threads: over too.
+    let threads = fields.get(17).and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    (!matches!(fields.first(), Some(&("Z" | "X"))) || threads > 1).then_some(stat)
 }
 
 /// The value of `field` (such as "Uid" or "SigIgn") in /proc/PID/status.
@@ -327,8 +330,17 @@ impl TestUser {
 
     /// Every live process of this user.
     pub fn processes(&self) -> Vec<i32> {
+        self.own_pids().filter(|pid| alive(*pid)).collect()
+    }
+
+    /// /proc/PID/stat of each live process this test user runs, as read when it was found.
+    pub fn live_stats(&self) -> Vec<String> {
+        self.own_pids().filter_map(live_stat).collect()
+    }
+
+    fn own_pids(&self) -> impl Iterator<Item = i32> + '_ {
         let pids = std::fs::read_dir("/proc").unwrap().flatten().filter_map(|e| e.file_name().to_str()?.parse().ok());
-        pids.filter(|pid| uid_of(*pid) == Some(self.uid) && alive(*pid)).collect()
+        pids.filter(|pid| uid_of(*pid) == Some(self.uid))
     }
 
     /// Ends whatever this test user still runs: its PIDs are all the test's own.

@@ -211,6 +211,10 @@ impl end::Targets for SessionTargets<'_> {
         printable(&name.or_else(|| self.reader.status(pid).map(|s| s.name)).unwrap_or_else(|| "?".into()))
     }
 
+    fn is_exiting(&mut self, pid: i32) -> bool {
+        crate::proc::is_exiting(pid)
+    }
+
     fn describe(&mut self, pid: i32) -> String {
         let name = self.names.get(&pid).cloned().unwrap_or_default();
         let state = self.reader.state(pid);

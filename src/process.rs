@@ -75,9 +75,9 @@ impl ProcessRef {
 }
 
 /// A signalled process let go of to free its descriptor (a session larger than the budget
-/// of pidfds held at once): known by PID and start time, only ever waited for, never
-/// signalled through this.
-#[derive(Clone, Copy, Debug)]
+/// of pidfds held at once): known by PID and start time, followed until it ends. It is
+/// signalled again only once held and checked anew, as a `ProcessRef`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LetGo {
     pid: i32,
     start: u64,
@@ -105,7 +105,8 @@ impl ProcessRef {
             Ok(Some(start)) => (!self.has_exited()).then_some(LetGo { pid, start }),
             Ok(None) => None,
             // No descriptor to spare: the pidfd is closed first. Only a PID reused in between
-            // could be taken for this one, and a LetGo is only waited for, never signalled.
+            // could be taken for this one: followed, and signalled only if it is checked anew
+            // as the session's.
             Err(_) => {
                 drop(self);
                 match crate::proc::start_time(pid) {

@@ -189,15 +189,17 @@ impl<T: Targets> Rounds<'_, T> {
             log_round(step, count, started);
         }
         self.continue_left_stopped();
-        let Look { pids, unseen } = self.look_settled(0)?;
-        // A process signalled that still runs outlived the schedule too, seen or not (one
-        // still exiting, its environment gone, is not seen as the session's).
-        let mut pids = pids;
+        let Look { mut pids, unseen } = self.look_settled(0)?;
+        // One signalled and still exiting outlived the schedule too, though no look sees it
+        // as the session's (its environment is gone); one that changed (a setuid program it
+        // exec'd) is not the session's.
         self.alive.retain(|process| !process.has_exited());
-        self.let_go.retain(LetGo::is_running);
-        pids.extend(self.alive.iter().map(ProcessRef::pid).chain(self.let_go.iter().map(LetGo::pid)));
-        pids.sort_unstable();
-        pids.dedup();
+        let seen: HashSet<i32> = pids.iter().copied().collect();
+        for pid in self.followed() {
+            if !seen.contains(&pid) && self.targets.is_exiting(pid) {
+                pids.push(pid);
+            }
+        }
         let mut survivors: Vec<String> = pids.into_iter().map(|pid| self.targets.describe(pid)).collect();
         survivors.extend(self.leftovers.iter().map(|l| format!("{} (left by a hook)", l.pid())));
         survivors.extend(unseen);
@@ -216,11 +218,8 @@ impl<T: Targets> Rounds<'_, T> {
                 return Ok(Look { pids, unseen: None });
             }
         } else {
-            // Those signalled and still alive were found before and are held (or let go of
-            // and followed): still targets.
-            self.let_go.retain(LetGo::is_running);
-            let followed = self.alive.iter().map(ProcessRef::pid).chain(self.let_go.iter().map(LetGo::pid));
-            let mut pids: Vec<i32> = followed.collect();
+            // Those signalled and still alive were found before: still targets.
+            let mut pids = self.followed();
             let held: HashSet<i32> = pids.iter().copied().collect();
             let mut children: Vec<i32> = pids.iter().flat_map(|pid| self.targets.children(*pid)).collect();
             children.retain(|child| !held.contains(child));
@@ -242,6 +241,17 @@ impl<T: Targets> Rounds<'_, T> {
             return self.look_settled(SETTLE_LOOKS);
         }
         self.look_settled(0)
+    }
+
+    /// The processes signalled that have not been seen to end: held (those seen to exit are
+    /// dropped as the rounds wait), or let go of and followed.
+    fn followed(&mut self) -> Vec<i32> {
+        self.let_go.retain(LetGo::is_running);
+        let mut pids: Vec<i32> =
+            self.alive.iter().map(ProcessRef::pid).chain(self.let_go.iter().map(LetGo::pid)).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
 
     /// The session's targets now, from full looks. A look that sees none (while no leftover

@@ -21,6 +21,9 @@ pub trait Targets {
     fn recheck(&mut self, pid: i32) -> Option<u64>;
     /// What the last look is worth when it found no target.
     fn emptiness(&mut self) -> Emptiness;
+    /// Whether `pid`, signalled before, is exiting: no look sees it as the session's any more
+    /// (its environment is gone), yet it has not ended.
+    fn is_exiting(&mut self, pid: i32) -> bool;
     /// A survivor as the report names it: PID, state and command line.
     fn describe(&mut self, pid: i32) -> String;
     /// The program a process runs (its name, as the looks saw it), for the summary of what

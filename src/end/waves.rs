@@ -60,6 +60,11 @@ impl<T: Targets> Rounds<'_, T> {
             self.check_stopped(stopped, &mut held, &mut queue);
         }
         reached += self.send(held, signal);
+        // One signalled in an earlier round was held anew for this one: its older handle goes.
+        let mut newest = HashSet::new();
+        self.alive.reverse();
+        self.alive.retain(|process| newest.insert(process.pid()));
+        self.alive.reverse();
         for leftover in &self.leftovers {
             if done.insert(leftover.pid()) && leftover.signal(signal) {
                 reached += 1;
@@ -91,6 +96,9 @@ impl<T: Targets> Rounds<'_, T> {
         let reached = self.send(std::mem::take(held), signal);
         let let_go = std::mem::take(&mut self.alive).into_iter().filter_map(ProcessRef::let_go);
         self.let_go.extend(let_go);
+        // A process signalled in more than one round was let go of more than once.
+        self.let_go.sort_unstable();
+        self.let_go.dedup();
         reached
     }
 

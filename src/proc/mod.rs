@@ -11,7 +11,7 @@ mod status;
 mod text;
 
 pub use self::status::{StatIds, Status};
-use self::status::{parse_start_time, parse_stat_ids, stat_fields};
+use self::status::{parse_exiting, parse_start_time, parse_stat_ids, stat_fields};
 use self::text::env_value;
 pub use self::text::printable;
 
@@ -317,6 +317,11 @@ pub fn start_time(pid: i32) -> io::Result<Option<u64>> {
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Whether `pid` is exiting (not yet a zombie); false where that cannot be read.
+pub fn is_exiting(pid: i32) -> bool {
+    std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|stat| parse_exiting(&stat))
 }
 
 /// The children of every thread of `pid` (/proc/PID/task/TID/children).

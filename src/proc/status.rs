@@ -59,13 +59,15 @@ impl Status {
     /// Whether the process is over (a zombie waiting to be reaped). Not so for one whose main
     /// thread called pthread_exit: its state is Z while its other threads run on.
     pub fn is_zombie(&self) -> bool {
-        is_dead_state(&self.state) && self.threads <= 1
+        !is_live(&self.state, self.threads)
     }
 }
 
-/// Whether a state letter (of status or stat) is a zombie's or a dead process's.
-fn is_dead_state(state: &str) -> bool {
-    state.starts_with('Z') || state.starts_with('X')
+/// Whether a process in `state` (the letter of status or stat) with `threads` threads lives:
+/// a zombie (Z) or one being reaped (X, 0 threads) has ended, unless only its main thread
+/// exited and others run on.
+fn is_live(state: &str, threads: u32) -> bool {
+    !(state.starts_with('Z') || state.starts_with('X')) || threads > 1
 }
 
 /// The fields of /proc/PID/stat after the command name (which may hold spaces and
@@ -92,7 +94,7 @@ pub(super) fn parse_stat_ids(stat: &[u8]) -> Option<StatIds> {
     let (ppid, pgrp, sid) = (next()?, next()?, next()?);
     // num_threads is the 20th field, the 14th after the session.
     let threads = fields.nth(13).and_then(|n| n.parse::<u32>().ok()).unwrap_or(1);
-    (!is_dead_state(state) || threads > 1).then_some(StatIds { ppid, pgrp, sid })
+    is_live(state, threads).then_some(StatIds { ppid, pgrp, sid })
 }
 
 /// The start time (field 22, in clock ticks after boot) of a live process: with its PID it
@@ -103,7 +105,15 @@ pub(super) fn parse_start_time(stat: &[u8]) -> Option<u64> {
     // num_threads is field 20, the 17th after the state; the start time two further.
     let threads = fields.nth(16)?.parse::<u32>().ok()?;
     let start = fields.nth(1)?.parse().ok()?;
-    (!is_dead_state(state) || threads > 1).then_some(start)
+    is_live(state, threads).then_some(start)
+}
+
+/// Whether the process is exiting: PF_EXITING in its flags (field 9). Its memory, and so its
+/// environment, may be gone already while it is not yet a zombie.
+pub(super) fn parse_exiting(stat: &[u8]) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let flags = stat_fields(stat).and_then(|mut fields| fields.nth(6)?.parse::<u64>().ok());
+    flags.is_some_and(|flags| flags & PF_EXITING != 0)
 }
 
 #[cfg(test)]
@@ -140,5 +150,11 @@ mod tests {
         assert_eq!(parse_start_time(b"43 (x) Z 1 43 43 0 -1 4 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0"), None);
         assert_eq!(parse_start_time(b"44 (x) Z 1 44 44 0 -1 4 0 0 0 0 0 0 0 0 20 0 3 0 55 0 0"), Some(55));
         assert_eq!(parse_start_time(b"45 (x) S 1 45"), None);
+    }
+    #[test]
+    fn exiting_is_pf_exiting_in_field_9() {
+        assert!(parse_exiting(b"42 (a) b) R 1 42 42 0 -1 4194564 100"));
+        assert!(!parse_exiting(b"42 (a) b) S 1 42 42 0 -1 4194560 100"));
+        assert!(!parse_exiting(b"42 (a) S 1"));
     }
 }

@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 pub mod attackers;
+pub mod container;
 pub mod desktop;
+pub mod sshd;
+pub mod xrdp;
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;

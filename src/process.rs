@@ -142,12 +142,21 @@ pub fn is_self(pid: i32) -> bool {
 }
 
 /// Waits until at least one of `processes` has exited or `until` comes; the indices of those
-/// that have exited (none when the time ran out).
+/// that have exited (none when the time ran out). A signal that reaches xexit meanwhile
+/// (logind's TERM and HUP to a stopping scope, say) only resumes the wait.
 pub fn wait_any(processes: &[ProcessRef], until: Instant) -> Vec<usize> {
     let mut fds: Vec<PollFd> = processes.iter().map(|p| PollFd::new(&p.pidfd, PollFlags::IN)).collect();
-    let timeout = Timespec::try_from(until.saturating_duration_since(Instant::now())).ok();
-    if rustix::event::poll(&mut fds, timeout.as_ref()).unwrap_or(0) == 0 {
-        return Vec::new();
+    loop {
+        let timeout = Timespec::try_from(until.saturating_duration_since(Instant::now())).ok();
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return Vec::new(),
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => {
+                log::warn!("cannot wait for {} processes: {e}", processes.len());
+                return Vec::new();
+            }
+        }
     }
     fds.iter().enumerate().filter(|(_, fd)| !fd.revents().is_empty()).map(|(index, _)| index).collect()
 }
@@ -270,6 +279,25 @@ mod tests {
         assert_eq!(status.signal(), Some(Signal::TERM.as_raw()));
         assert!(process.has_exited());
         assert!(process.wait_exit(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_signal_during_a_wait_is_no_timeout() {
+        use signal_hook::consts::SIGUSR2;
+        let _caught = signal_hook::flag::register(SIGUSR2, Default::default()).unwrap();
+        let mut child = std::process::Command::new("sleep").arg("0.6").spawn().unwrap();
+        let process = held(&child);
+        // Sent to the waiting thread itself, so its poll is the call interrupted.
+        let waiter = nix::sys::pthread::pthread_self();
+        let signaller = std::thread::spawn(move || {
+            for _ in 0..5 {
+                std::thread::sleep(Duration::from_millis(50));
+                nix::sys::pthread::pthread_kill(waiter, nix::sys::signal::Signal::SIGUSR2).unwrap();
+            }
+        });
+        assert!(process.wait_exit(Duration::from_secs(5)), "a signal ended the wait early");
+        signaller.join().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]

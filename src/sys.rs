@@ -78,3 +78,23 @@ pub fn inherit_fd(command: &mut std::process::Command, fd: std::os::fd::Borrowed
         });
     }
 }
+
+/// Makes the child that `command` starts ignore HUP and TERM, as an ignored signal stays
+/// ignored across exec: a hook then outlives the stop of the scope it shares with the session
+/// (logind's TERM and HUP to every process of it), unless it sets handlers of its own.
+pub fn ignore_hangup_and_terminate(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-
+    // safe calls are allowed: it makes two sigaction calls (signal(2) is one) and allocates
+    // nothing; a disposition set there changes nothing in the parent.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in [libc::SIGHUP, libc::SIGTERM] {
+                if libc::signal(signal, libc::SIG_IGN) == libc::SIG_ERR {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}

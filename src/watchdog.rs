@@ -58,6 +58,11 @@ pub enum Action {
     Note(String),
 }
 
+/// How long a SIGTERM or SIGINT waits for the display to answer before xexit quits: logind
+/// stops a session's scope (TERM to all of it, xexit included) a moment after the login's
+/// connection, and with it a forwarded display, closed. A display lost meanwhile is a loss.
+pub const TERMINATE_CHECK: Duration = Duration::from_secs(1);
+
 /// The ping timers: at most one ping outstanding, the next one `interval` after the last was sent.
 #[derive(Debug)]
 pub struct Watchdog {
@@ -66,16 +71,28 @@ pub struct Watchdog {
     next_ping: Instant,
     outstanding: Option<Instant>,
     last_answer: Instant,
+    /// Told to quit: the display is checked once, until this instant.
+    quitting_by: Option<Instant>,
 }
 
 impl Watchdog {
     /// The first ping goes out at once, so a server that hangs right after connecting is caught.
     pub fn new(now: Instant, interval: Duration, timeout: Duration) -> Self {
-        Watchdog { interval, timeout, next_ping: now, outstanding: None, last_answer: now }
+        Watchdog { interval, timeout, next_ping: now, outstanding: None, last_answer: now, quitting_by: None }
     }
 
     /// Called when nothing arrived: ping, wait, or declare the display lost.
     pub fn poll(&mut self, now: Instant) -> Action {
+        if let Some(by) = self.quitting_by {
+            let Some(sent) = self.outstanding else { return Action::Quit { why: "terminated by signal" } };
+            if now >= sent + self.timeout {
+                return Action::Lose { reason: Reason::Timeout, silent_for: self.silent_for(now) };
+            }
+            if now >= by {
+                return Action::Quit { why: "terminated by signal" };
+            }
+            return Action::WaitUntil(by.min(sent + self.timeout));
+        }
         if let Some(sent) = self.outstanding {
             let deadline = sent + self.timeout;
             if now >= deadline {
@@ -109,8 +126,23 @@ impl Watchdog {
                 )),
             },
             Input::Hangup => Action::Note("SIGHUP ignored".to_string()),
-            Input::Terminate => Action::Quit { why: "terminated by signal" },
+            Input::Terminate => self.terminate(now),
         }
+    }
+
+    /// Quits once the display has answered a ping sent after the signal, or after
+    /// `TERMINATE_CHECK` at most; a closed connection meanwhile is a loss.
+    fn terminate(&mut self, now: Instant) -> Action {
+        if self.quitting_by.is_some() {
+            return self.poll(now);
+        }
+        self.quitting_by = Some(now + TERMINATE_CHECK);
+        if self.outstanding.is_some() {
+            // A ping is in flight: its answer, arriving after the signal, will do.
+            return self.poll(now);
+        }
+        self.outstanding = Some(now);
+        Action::Ping
     }
 
     /// How long the display has gone without answering.
@@ -214,10 +246,41 @@ mod tests {
     }
 
     #[test]
-    fn hangup_is_only_noted_and_terminate_quits() {
+    fn hangup_is_only_noted_and_terminate_quits_once_the_display_answers() {
         let t0 = Instant::now();
         let mut dog = Watchdog::new(t0, INTERVAL, TIMEOUT);
+        dog.poll(t0);
+        dog.input(t0, Input::Answer);
         assert!(matches!(dog.input(t0, Input::Hangup), Action::Note(_)));
-        assert!(matches!(dog.input(t0, Input::Terminate), Action::Quit { .. }));
+        assert_eq!(dog.input(t0 + secs(1.0), Input::Terminate), Action::Ping);
+        assert_eq!(dog.poll(t0 + secs(1.5)), Action::WaitUntil(t0 + secs(1.0) + TERMINATE_CHECK));
+        assert!(matches!(dog.input(t0 + secs(1.1), Input::Answer), Action::Quit { .. }));
+    }
+
+    #[test]
+    fn a_display_closed_just_after_terminate_is_a_loss() {
+        // logind stops the scope (TERM to xexit) a moment after the login's connection closed.
+        let t0 = Instant::now();
+        let mut dog = Watchdog::new(t0, INTERVAL, TIMEOUT);
+        dog.poll(t0);
+        dog.input(t0, Input::Answer);
+        assert_eq!(dog.input(t0 + secs(1.0), Input::Terminate), Action::Ping);
+        assert!(matches!(dog.input(t0 + secs(1.1), Input::Closed), Action::Lose { reason: Reason::Closed, .. }));
+    }
+
+    #[test]
+    fn terminate_quits_when_the_display_is_silent_past_the_check() {
+        let t0 = Instant::now();
+        let mut dog = Watchdog::new(t0, INTERVAL, TIMEOUT);
+        // A ping in flight when the signal comes: no second one.
+        assert_eq!(dog.poll(t0), Action::Ping);
+        assert_eq!(dog.input(t0 + secs(0.5), Input::Terminate), Action::WaitUntil(t0 + secs(0.5) + TERMINATE_CHECK));
+        assert!(matches!(dog.input(t0 + secs(0.6), Input::Terminate), Action::WaitUntil(_)));
+        assert!(matches!(dog.poll(t0 + secs(0.5) + TERMINATE_CHECK), Action::Quit { .. }));
+        // One already silent for the whole timeout is lost, signal or not.
+        let mut dog = Watchdog::new(t0, INTERVAL, TIMEOUT);
+        dog.poll(t0);
+        dog.input(t0 + TIMEOUT - secs(0.5), Input::Terminate);
+        assert!(matches!(dog.poll(t0 + TIMEOUT), Action::Lose { reason: Reason::Timeout, .. }));
     }
 }

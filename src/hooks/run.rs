@@ -17,9 +17,12 @@ const KILL_AFTER: Duration = Duration::from_secs(1);
 /// How long to wait for a finished hook's last output lines.
 const OUTPUT_LINGER: Duration = Duration::from_millis(200);
 
-/// Runs one hook in its own process group, logging its output, within `timeout`.
+/// Runs one hook in its own process group, logging its output, within `timeout`. It starts
+/// with HUP and TERM ignored, so the signals that stop the session's scope, sent to every
+/// process in it, do not cut it short; past `timeout`, KILL follows TERM all the same.
 pub fn run_one(name: &str, mut command: Command, timeout: Duration) -> (Vec<ProcessRef>, bool) {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    crate::sys::ignore_hangup_and_terminate(&mut command);
     let started = Instant::now();
     let mut child = match command.spawn() {
         Ok(child) => child,

@@ -5,6 +5,7 @@
 pub mod attackers;
 pub mod container;
 pub mod desktop;
+pub mod lightdm;
 pub mod sshd;
 pub mod xrdp;
 

@@ -7,6 +7,7 @@ pub mod container;
 pub mod desktop;
 pub mod lightdm;
 pub mod sshd;
+pub mod tigervnc;
 pub mod xrdp;
 
 use std::io::{BufRead, BufReader};

@@ -2,7 +2,8 @@
 //! drop-in (doc/hosts/lightdm-xexit.conf), an autologin X session through Debian's Xsession
 //! that leaves a shell ignoring TERM, a `sleep` and a setsid daemon behind. At logout the
 //! cleanup script ends them as root; after an X server crash LightDM 1.26 never runs it (its
-//! child dies of SIGSEGV), and the watcher that 90xexit starts in the session does the work;
+//! child dies of SIGSEGV), nor for a hung X server, which it does not notice, and the watcher
+//! that 90xexit starts in the session does the work; stopping LightDM ends the open session;
 //! a login the greeter left unfinished runs the script without USER, which it skips.
 mod common;
 use common::desktop::*;
@@ -237,4 +238,56 @@ fn the_cleanup_script_skips_a_login_the_greeter_left_unfinished() {
     assert!(ran.is_some_and(|line| line.ends_with(": 0")), "the cleanup script did not exit 0:\n{log}");
     assert!(!log.lines().any(|line| line.starts_with("xexit")), "xexit said something:\n{log}");
     assert!(!ldm.out("cleanup-env").exists(), "xexit ran without a user");
+}
+
+#[test]
+fn a_hung_x_server_is_left_to_the_session_watcher() {
+    let defaults = "XEXIT_OPTIONS=\"--log stderr --interval 1 --timeout 2\"\n";
+    let Some(installed) = installed("ldm-hung", true, defaults) else { return };
+    let user = TestUser::get("xxldm7");
+    let Some(mut session) = log_in(installed, &user, 160) else { return };
+    let watching = wait_for(Duration::from_secs(5), || xsession_errors(&user).contains("started: display"));
+    assert!(watching, "no watcher in the session:\n{}", xsession_errors(&user));
+    let x_server = nix::unistd::Pid::from_raw(session.x_pid);
+    let hung = Instant::now();
+    nix::sys::signal::kill(x_server, Signal::SIGSTOP).unwrap();
+    // LightDM never notices: the watcher's interval + timeout, then the grace.
+    let (empty, elapsed) = wait_empty(&user, session.audit, hung, Duration::from_secs(3) + GRACE_PLUS_2);
+    let left = left(&user, session.audit);
+    nix::sys::signal::kill(x_server, Signal::SIGCONT).unwrap();
+    session.ldm.stop();
+    let (errors, log) = (xsession_errors(&user), session.ldm.log());
+    eprintln!("{errors}{log}\nlightdm: X server hung to an empty session (the watcher): {} ms", elapsed.as_millis());
+    assert!(empty, "left {elapsed:?} after the X server hung: {left:?}\n{errors}");
+    assert!(errors.contains(&format!("lost display {} (timeout)", session.display)), "{errors}");
+    // The watcher's TERM ends the session program, so LightDM runs the cleanup script, whose
+    // root xexit ends the rest, the watcher too: the summary comes from one or the other.
+    let both = format!("{errors}{log}");
+    let line = summary(&both, &session.display, &user);
+    assert!(line.contains(", 0 survived;"), "{line}");
+}
+
+#[test]
+fn stopping_lightdm_ends_the_open_session() {
+    let Some(installed) = installed("ldm-stop", true, "XEXIT_OPTIONS=\"--log stderr\"\n") else { return };
+    let user = TestUser::get("xxldm8");
+    let Some(mut session) = log_in(installed, &user, 170) else { return };
+    let watching = wait_for(Duration::from_secs(5), || xsession_errors(&user).contains("started: display"));
+    assert!(watching, "no watcher in the session:\n{}", xsession_errors(&user));
+    // What `systemctl stop lightdm` (shutdown, upgrade, restart) sends.
+    let stop = Instant::now();
+    let stopped = session.ldm.stop();
+    let (empty, elapsed) = wait_empty(&user, session.audit, stop, GRACE_PLUS_2);
+    let left = left(&user, session.audit);
+    let (errors, log) = (xsession_errors(&user), session.ldm.log());
+    // LightDM stops the X server and the session at once: when the X server is gone first,
+    // the cleanup script's child crashes as after a crash, and only the watcher is left.
+    let script = if log.contains("terminated with signal 11") { "crashed" } else { "ran" };
+    eprintln!("{errors}{log}\nlightdm: LightDM stopped to an empty session: {} ms", elapsed.as_millis());
+    eprintln!("lightdm: the cleanup script {script} when LightDM stopped");
+    assert!(stopped, "LightDM did not stop");
+    assert!(empty, "left {elapsed:?} after LightDM stopped: {left:?}\n{errors}{log}");
+    let both = format!("{errors}{log}");
+    let line = summary(&both, &session.display, &user);
+    assert!(line.contains(", 0 survived;"), "{line}");
 }

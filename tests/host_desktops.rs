@@ -3,8 +3,9 @@
 //! does, with the README's XEXIT_OPTIONS (doc/hosts/ltsp5-xexit-options). An unplugged XFCE
 //! client (its ssh stopped) ends its whole session within interval + timeout + grace while a
 //! short hiccup ends nothing; without xexit the whole session stays; a MATE client whose ssh
-//! is killed ends within the grace. The same user's plain ssh login and second session, and
-//! another user's session, go on.
+//! is killed ends within the grace, a tmux started with the desktop too. The same user's
+//! plain ssh login and second session, and another user's session, go on. Each test prints
+//! the session's processes (comm<parent) and the time from the loss to an empty login.
 mod common;
 use common::desktop::*;
 use common::sshd::*;

@@ -16,6 +16,9 @@ pub const SNIPPET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/doc/hosts/lightd
 /// Where the README says it goes.
 const SNIPPET_PATH: &str = "lightdm.conf.d/50-xexit.conf";
 
+/// LightDM's PATH, as systemd gives services: /usr/local/sbin first, sbin directories too.
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// LightDM's X server: Xvfb with LightDM's arguments, less the VT ones it has no use for.
 const XSERVER: &str = r#"#!/bin/sh
 for arg; do
@@ -72,7 +75,7 @@ pub struct LightDmSpec<'a> {
 
 pub struct LightDm {
     child: Child,
-    pub installed: Installed,
+    installed: Installed,
     cgroup: TestCgroup,
 }
 
@@ -84,11 +87,9 @@ fn write_file(path: &Path, text: &str, mode: u32) {
 impl LightDm {
     /// Starts LightDM; None (after `available`) when the machine lacks what it needs.
     pub fn start(installed: Installed, spec: LightDmSpec) -> Option<LightDm> {
-        for program in ["lightdm", "dbus-daemon", "Xvfb", "perl"] {
-            if !need_program(program) {
-                return None;
-            }
-        }
+        let on_path = |program: &&str| std::env::split_paths(PATH).any(|dir| dir.join(program).is_file());
+        let missing = ["lightdm", "dbus-daemon", "Xvfb", "perl"].iter().find(|program| !on_path(program));
+        available(missing.map(|program| format!("needs {program} (packages lightdm, dbus, xvfb)"))).then_some(())?;
         let lightdm_user = nix::unistd::User::from_name("lightdm").ok().flatten();
         available(lightdm_user.is_none().then(|| "needs the lightdm user (package lightdm)".into())).then_some(())?;
         let cgroup = TestCgroup::create(&format!("lightdm{}", spec.minimum_display))?;
@@ -117,7 +118,8 @@ impl LightDm {
         assert!(run(Command::new("cp").arg("-a").arg("/etc/lightdm/.").arg(path("etc-lightdm"))).status.success());
         std::fs::create_dir_all(path("etc-lightdm/lightdm.conf.d")).unwrap();
         std::fs::copy(SNIPPET, path("etc-lightdm").join(SNIPPET_PATH)).unwrap();
-        // lightdm.conf is read after lightdm.conf.d, as the machine's (all commented out) is.
+        // The test's settings: lightdm.conf, read after lightdm.conf.d (on the machine it is
+        // all comments), so the drop-in is read as an admin installs it.
         let autologin = spec.autologin.map(|user| format!("autologin-user={}\n", user.name)).unwrap_or_default();
         let config = format!(
             "[LightDM]\nminimum-display-number={}\nlogind-check-graphical=false\n[Seat:*]\n\
@@ -138,7 +140,7 @@ impl LightDm {
             .args(["-c", START, "sh"])
             .arg(&dir.0)
             .env_clear()
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("PATH", PATH)
             .current_dir("/")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -175,6 +177,10 @@ impl LightDm {
 
     /// Stops LightDM as its init script does (SIGTERM) and waits for it; whether it exited.
     pub fn stop(&mut self) -> bool {
+        // Once reaped, its PID may be another process's.
+        if self.child.try_wait().unwrap().is_some() {
+            return true;
+        }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
         wait_for(Duration::from_secs(10), || self.child.try_wait().unwrap().is_some())

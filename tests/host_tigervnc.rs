@@ -37,10 +37,10 @@ const HUNG_UNNOTICED: Duration = Duration::from_secs(3);
 
 /// Starts the scripted session of `user` in a TigerVNC server with `mandatory` as
 /// vncserver-config-mandatory, xexit installed or not.
-fn start_scripted(label: &str, user: &TestUser, with_xexit: bool, mandatory: &str) -> Option<Vnc> {
+fn start_scripted(label: &str, user: &TestUser, with_xexit: bool, login: Login, mandatory: &str) -> Option<Vnc> {
     let installed = Installed::new(label, with_xexit)?.with_defaults(DEFAULTS);
     let program = session_program(&installed, &SCRIPTED.replace("READY_LINE", READY.trim_end()));
-    Some(Vnc::start(installed, user, mandatory, &[&program]))
+    Some(Vnc::start(installed, user, login, mandatory, &[&program]))
 }
 
 /// Waits until the scripted session has started everything (gpg-agent aside: the user's
@@ -81,9 +81,14 @@ fn wait_gone(pid: i32, limit: Duration) -> Option<Instant> {
     wait_for(limit, || !alive(pid)).then(Instant::now)
 }
 
-/// Checks that xexit's summary names the reason and that nothing survived.
+/// Checks that xexit's summary of this display's session names the reason and that nothing
+/// survived.
 fn assert_summary(vnc: &Vnc, reason: &str) {
-    let summary = vnc.summary().unwrap_or_else(|| panic!("no summary line\n{}", vnc.logs()));
+    assert_summary_of(vnc, &format!("display={}", vnc.display), reason);
+}
+
+fn assert_summary_of(vnc: &Vnc, scope: &str, reason: &str) {
+    let summary = vnc.summary(scope).unwrap_or_else(|| panic!("no summary line\n{}", vnc.logs()));
     eprintln!("summary: {summary}");
     assert!(summary.contains(&format!("({reason})")) && summary.contains(" 0 survived"), "{summary}");
 }
@@ -100,7 +105,7 @@ fn the_readmes_former_line_stops_the_server() {
     }
     let Some(installed) = Installed::new("vnc-former", true) else { return };
     let user = TestUser::get("xxvnc1");
-    let mut vnc = Vnc::start(installed, &user, FORMER, &["/usr/bin/xprop"]);
+    let mut vnc = Vnc::start(installed, &user, Login::Audit, FORMER, &["/usr/bin/xprop"]);
     let ended = wait_for(Duration::from_secs(20), || vnc.child.try_wait().unwrap().is_some());
     assert!(ended, "the wrapper still runs\n{}", vnc.logs());
     let code = vnc.child.wait().unwrap().code();
@@ -120,7 +125,7 @@ fn a_viewer_that_goes_leaves_the_session_running() {
     }
     let Some(client_x) = Xvfb::start() else { return };
     let user = TestUser::get("xxvnc2");
-    let Some(vnc) = start_scripted("vnc-viewer", &user, true, &mandatory()) else { return };
+    let Some(vnc) = start_scripted("vnc-viewer", &user, true, Login::Audit, &mandatory()) else { return };
     let xvnc = vnc.wait_listening();
     let cmdline = std::fs::read(format!("/proc/{xvnc}/cmdline")).unwrap();
     let argument = b"\0-MaxDisconnectionTime\x003600\0";
@@ -149,9 +154,11 @@ fn max_disconnection_time_ends_xvnc_and_xexit_ends_the_rest() {
     assert_eq!(mandatory().matches(DOC_LINE).count(), 1, "the doc file must set {DOC_LINE} once");
     let short = mandatory().replace(DOC_LINE, &format!("$MaxDisconnectionTime = {};", SHORT.as_secs()));
     let (user, bare_user, other_user) = (TestUser::get("xxvnc3"), TestUser::get("xxvnc4"), TestUser::get("xxvnc5"));
-    let Some(vnc) = start_scripted("vnc-maxdisc", &user, true, &short) else { return };
-    let Some(bare) = start_scripted("vnc-maxdisc-bare", &bare_user, false, &short) else { return };
-    let Some(other) = start_scripted("vnc-maxdisc-other", &other_user, true, &mandatory()) else { return };
+    let Some(vnc) = start_scripted("vnc-maxdisc", &user, true, Login::Audit, &short) else { return };
+    let Some(bare) = start_scripted("vnc-maxdisc-bare", &bare_user, false, Login::Audit, &short) else { return };
+    let Some(other) = start_scripted("vnc-maxdisc-other", &other_user, true, Login::Audit, &mandatory()) else {
+        return;
+    };
     // A viewer at once, before the server's MaxDisconnectionTime since its start runs out.
     let (xvnc, bare_xvnc) = (vnc.wait_listening(), bare.wait_listening());
     let mut viewers = [vnc.connect_viewer(&client_x), bare.connect_viewer(&client_x)];
@@ -194,8 +201,8 @@ fn a_hung_xvnc_ends_the_session_and_spares_the_users_second_one() {
         return;
     }
     let user = TestUser::get("xxvnc6");
-    let Some(vnc) = start_scripted("vnc-hung", &user, true, &mandatory()) else { return };
-    let Some(second) = start_scripted("vnc-hung-second", &user, true, &mandatory()) else { return };
+    let Some(vnc) = start_scripted("vnc-hung", &user, true, Login::Audit, &mandatory()) else { return };
+    let Some(second) = start_scripted("vnc-hung-second", &user, true, Login::Audit, &mandatory()) else { return };
     let xvnc = vnc.wait_listening();
     let (id, pids) = wait_scripted(&vnc, &user, true);
     let (_, second_pids) = wait_scripted(&second, &user, true);
@@ -244,8 +251,8 @@ fn a_killed_xvnc_ends_the_whole_xfce_desktop() {
     let (user, bare_user) = (TestUser::get("xxvnc7"), TestUser::get("xxvnc8"));
     let Some(installed) = Installed::new("vnc-xfce", true) else { return };
     let Some(bare_installed) = Installed::new("vnc-xfce-bare", false) else { return };
-    let vnc = Vnc::start(installed.with_defaults(DEFAULTS), &user, &mandatory(), &["xfce"]);
-    let bare = Vnc::start(bare_installed.with_defaults(DEFAULTS), &bare_user, &mandatory(), &["xfce"]);
+    let vnc = Vnc::start(installed.with_defaults(DEFAULTS), &user, Login::Audit, &mandatory(), &["xfce"]);
+    let bare = Vnc::start(bare_installed.with_defaults(DEFAULTS), &bare_user, Login::Audit, &mandatory(), &["xfce"]);
     let (id, bare_id) = (start_xfce(&vnc, &user, true), start_xfce(&bare, &bare_user, false));
     let names = comms(&processes_in_audit_session(&user, id));
     let bare_count = processes_in_audit_session(&bare_user, bare_id).len();
@@ -262,4 +269,33 @@ fn a_killed_xvnc_ends_the_whole_xfce_desktop() {
     assert!(emptied.is_ok(), "left of XFCE: {emptied:?}\n{}", vnc.logs());
     assert_summary(&vnc, "closed");
     assert!(!left.is_empty(), "without xexit nothing stayed, so this test shows nothing");
+}
+
+/// On a systemd host tigervncsession's PAM session puts the whole server in pam_systemd's
+/// session scope, with no audit login: `auto` picks the scope, and a crashed Xtigervnc ends
+/// it whole, the wrapper and the server included.
+#[test]
+fn on_a_systemd_host_a_crashed_xvnc_ends_the_session_scope_whole() {
+    if !need_tigervnc() {
+        return;
+    }
+    let Some(parent) = TestCgroup::create("vnc-scope") else { return };
+    let scope = parent.child("session-80.scope");
+    let user = TestUser::get("xxvnc9");
+    let Some(vnc) = start_scripted("vnc-scope", &user, true, Login::Scope(&scope, "80"), &mandatory()) else { return };
+    let xvnc = vnc.wait_listening();
+    let ready = vnc.installed.dir.path("ready");
+    assert!(wait_for(Duration::from_secs(30), || ready.exists()), "the session never got ready\n{}", vnc.logs());
+    vnc.wait_watching();
+    let picked = format!("so cgroup:{}", scope.path);
+    assert!(vnc.errors().contains(&picked), "auto did not pick the scope\n{}", vnc.logs());
+    let names = comms(&scope.pids());
+
+    let crashed = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(xvnc), Signal::SIGKILL).unwrap();
+    let empty = wait_for(GRACE_AND_SLACK, || scope.pids().is_empty());
+    let elapsed = crashed.elapsed();
+    eprintln!("scope: {} processes {names:?}; crash to empty: {} ms", names.len(), elapsed.as_millis());
+    assert!(empty, "left in the scope: {:?}\n{}", comms(&scope.pids()), vnc.logs());
+    assert_summary_of(&vnc, &format!("cgroup:{}", scope.path), "closed");
 }

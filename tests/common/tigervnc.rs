@@ -45,6 +45,16 @@ fn free_display() -> u32 {
     }
 }
 
+/// How the wrapper's login is made.
+pub enum Login<'a> {
+    /// An audit login session, as pam_loginuid gives a display manager's or an ssh login.
+    Audit,
+    /// What tigervncsession gives on a systemd host: pam_systemd's session scope (a cgroup
+    /// named session-ID.scope) and XDG_SESSION_ID=ID, but no audit login (Debian's
+    /// /etc/pam.d/tigervnc includes common-session, which has no pam_loginuid).
+    Scope(&'a TestCgroup, &'a str),
+}
+
 /// One TigerVNC server and its X session; on drop its Xtigervnc is killed and, if it left
 /// them, its lock file and socket are removed (the user's other processes go with the user).
 pub struct Vnc {
@@ -59,7 +69,7 @@ pub struct Vnc {
 impl Vnc {
     /// Starts `tigervncserver :N -fg ... -- SESSION` as `user`, `mandatory` being the text of
     /// /etc/tigervnc/vncserver-config-mandatory; returns at once (see `wait_listening`).
-    pub fn start(installed: Installed, user: &TestUser, mandatory: &str, session: &[&str]) -> Vnc {
+    pub fn start(installed: Installed, user: &TestUser, login: Login, mandatory: &str, session: &[&str]) -> Vnc {
         let etc = installed.dir.path("tigervnc");
         assert!(run(Command::new("cp").arg("-a").arg("/etc/tigervnc/.").arg(&etc)).status.success());
         std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -71,7 +81,7 @@ impl Vnc {
 
         let (number, port) = (free_display(), free_port());
         let log = std::fs::File::create(installed.dir.path("wrapper.log")).unwrap();
-        let mut command = installed.command(Some(user.uid), "sh");
+        let mut command = installed.command(matches!(login, Login::Audit).then_some(user.uid), "sh");
         command
             .args(["-c", "mount --bind \"$1\" /etc/tigervnc || exit 96; shift; exec \"$@\"", "sh"])
             .arg(&etc)
@@ -87,6 +97,10 @@ impl Vnc {
             .current_dir(&user.home)
             .stdout(log.try_clone().unwrap())
             .stderr(log);
+        if let Login::Scope(cgroup, id) = login {
+            cgroup.place(&mut command);
+            command.env("XDG_SESSION_ID", id);
+        }
         let child = command.spawn().expect("start tigervncserver");
         Vnc { child, installed, display: format!(":{number}"), port, home: user.home.clone(), uid: user.uid }
     }
@@ -151,10 +165,10 @@ impl Vnc {
         assert!(watching, "xexit never watched {}\n{}", self.display, self.logs());
     }
 
-    /// This session's summary line ("ended session display=:N of ..."), once xexit logged it
-    /// (the user's sessions share ~/.xsession-errors).
-    pub fn summary(&self) -> Option<String> {
-        let start = format!("ended session display={} of", self.display);
+    /// The summary line of the session `scope` ("display=:N", "cgroup:PATH"), once xexit
+    /// logged it (the user's sessions share ~/.xsession-errors).
+    pub fn summary(&self, scope: &str) -> Option<String> {
+        let start = format!("ended session {scope} of");
         self.errors().lines().find(|l| l.contains(&start)).map(str::to_string)
     }
 

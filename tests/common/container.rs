@@ -11,8 +11,9 @@ use std::time::Duration;
 use super::*;
 
 const CACHE: &str = "/var/cache/xexit-tests";
-/// debootstrap's output is unpacked here, then renamed into place once complete.
-const TREE: &str = "bookworm-logind";
+/// debootstrap's output is unpacked here, then renamed into place once complete. A new
+/// PACKAGES needs a new name: a cached tree is never brought up to date.
+const TREE: &str = "bookworm-logind-1";
 const PACKAGES: &str = "systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,xauth,x11-common,x11-utils,procps";
 /// Where the container sees the test's own directory (read-write).
 pub const SHARED: &str = "/xexit-test";

@@ -254,7 +254,7 @@ fn without_xexit_an_unplugged_xfce_session_stays_whole() {
 
 #[test]
 fn a_killed_mate_client_ends_its_session_with_a_summary() {
-    if !prerequisites(&["mate-session", "mate-panel", "marco"]) {
+    if !prerequisites(&["mate-session", "mate-panel", "marco", "tmux"]) {
         return;
     }
     let user = TestUser::get("xxdsk4");

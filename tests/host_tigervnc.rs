@@ -2,7 +2,8 @@
 //! Xtigervnc, /etc/X11/Xtigervnc-session starting Debian's Xsession, so 90xexit), with the
 //! README's /etc/tigervnc/vncserver-config-mandatory (doc/hosts/...) and /etc/default/xexit.
 //! A viewer that goes leaves the session alone; Xtigervnc ending after MaxDisconnectionTime,
-//! hanging, or killed under a full XFCE desktop ends the session within grace + 2 s, while
+//! crashing, killed under a full XFCE desktop, or hanging ends the session within grace + 2 s
+//! (interval + timeout more when hung), in an audit login or in a systemd session scope, while
 //! the user's other login, the user's second VNC session and another user's are untouched.
 mod common;
 use common::desktop::*;

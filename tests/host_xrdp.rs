@@ -30,19 +30,34 @@ fn lasting(session: &RdpSession) -> Vec<i32> {
     program.chain(session.xorg()).collect()
 }
 
-/// Asserts that the session, but `except`, is gone within WITHIN of the display's loss and
-/// that xexit's summary line says `(closed)` and that nothing survived; prints the figures;
-/// returns ~/.xsession-errors.
-fn assert_ended(session: &RdpSession, user: &TestUser, what: &str, lost: Instant, except: &[i32]) -> String {
+/// How the display was lost, and the bound on the session's end.
+struct Loss<'a> {
+    what: &'a str,
+    at: Instant,
+    within: Duration,
+    reason: &'a str,
+}
+
+impl<'a> Loss<'a> {
+    /// The X server went away: xexit's connection closed.
+    fn closed(what: &'a str, at: Instant) -> Loss<'a> {
+        Loss { what, at, within: WITHIN, reason: "closed" }
+    }
+}
+
+/// Asserts that the session, but `except`, is gone within the loss's bound and that xexit's
+/// summary line gives its reason and that nothing survived; prints the figures; returns
+/// ~/.xsession-errors.
+fn assert_ended(session: &RdpSession, user: &TestUser, loss: Loss, except: &[i32]) -> String {
     let left = || session.processes().into_iter().filter(|pid| !except.contains(pid)).collect::<Vec<i32>>();
-    wait_for((WITHIN + Duration::from_secs(5)).saturating_sub(lost.elapsed()), || left().is_empty());
-    let elapsed = lost.elapsed();
+    wait_for((loss.within + Duration::from_secs(5)).saturating_sub(loss.at.elapsed()), || left().is_empty());
+    let elapsed = loss.at.elapsed();
     let left: Vec<String> = left().into_iter().map(describe).collect();
     let log = xsession_errors(user);
-    eprintln!("xrdp {what}: empty {} ms after the display's loss", elapsed.as_millis());
-    assert!(left.is_empty() && elapsed <= WITHIN, "left after {elapsed:?}: {left:?}\n{log}");
+    eprintln!("xrdp {}: empty {} ms after the display's loss", loss.what, elapsed.as_millis());
+    assert!(left.is_empty() && elapsed <= loss.within, "left after {elapsed:?}: {left:?}\n{log}");
     let line = summary(&log, session.display).unwrap_or_else(|| panic!("no summary line\n{log}"));
-    assert!(line.contains("(closed)") && line.contains(", 0 survived"), "{line}");
+    assert!(line.contains(&format!("({})", loss.reason)) && line.contains(", 0 survived"), "{line}");
     eprintln!("summary: {line}");
     log
 }
@@ -123,7 +138,7 @@ fn an_xorg_crash_ends_that_session_alone() {
 
     let crashed = Instant::now();
     kill(session.xorg().unwrap(), Signal::SIGSEGV);
-    let log = assert_ended(&session, &user, "Xorg crash (but ssh-agent)", crashed, &[agent]);
+    let log = assert_ended(&session, &user, Loss::closed("Xorg crash (but ssh-agent)", crashed), &[agent]);
     // Without an audit session (xrdp-sesman's PAM stack has no pam_loginuid) or a logind
     // cgroup, nothing ties the agent (unreadable to the user) to this session once the
     // session program is gone, so `--unreadable auto` spares it while the user's other
@@ -168,7 +183,7 @@ fn logging_out_ends_what_outlives_the_window_manager() {
 
     kill(session.pid("wm"), Signal::SIGTERM);
     assert!(wait_for(Duration::from_secs(10), || !alive(xorg)), "sesman left Xorg running\n{}", xrdp.logs());
-    assert_ended(&session, &user, "logout", Instant::now(), &[]);
+    assert_ended(&session, &user, Loss::closed("logout", Instant::now()), &[]);
 }
 
 #[test]
@@ -193,5 +208,24 @@ fn kill_disconnected_ends_xorg_and_xexit_ends_the_rest() {
     assert!(ended, "Xorg still runs {:?} after the disconnect\n{}", disconnected.elapsed(), xrdp.logs());
     let lost = Instant::now();
     eprintln!("KillDisconnected: Xorg ended {} ms after the disconnect", disconnected.elapsed().as_millis());
-    assert_ended(&session, &user, "KillDisconnected", lost, &[]);
+    assert_ended(&session, &user, Loss::closed("KillDisconnected", lost), &[]);
+    // xorgxrdp's own timer ends the X server (sesman hands it the limit).
+    let xorg_log = std::fs::read_to_string(user.home.join(format!(".xorgxrdp.{}.log", session.display)));
+    assert!(xorg_log.unwrap_or_default().contains("disconnect timeout exceeded, exiting"), "{}", xrdp.logs());
+}
+
+#[test]
+fn a_hung_xorg_ends_the_session_after_interval_and_timeout() {
+    let Some(xrdp) = Xrdp::start("xrdp-hung", 94, "") else { return };
+    let user = TestUser::get("xxrdp5");
+    xrdp.add_user(&user);
+    let session = xrdp.log_in(&user, "304x224");
+    eprintln!("xrdp hung Xorg: {} processes in the session", session.processes().len());
+    let hung = Instant::now();
+    kill(session.xorg().unwrap(), Signal::SIGSTOP);
+    // xexit's defaults: a ping every 5 s, the display lost once one is 15 s unanswered. The
+    // stopped Xorg is the session's too: nothing else would end it (sesman waits for the
+    // window manager, which waits for Xorg).
+    let within = Duration::from_secs(5 + 15) + WITHIN;
+    assert_ended(&session, &user, Loss { what: "hung Xorg", at: hung, within, reason: "timeout" }, &[]);
 }

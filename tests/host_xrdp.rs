@@ -82,15 +82,21 @@ fn sesman_logs(xrdp: &Xrdp, before: &str, text: &str, limit: Duration) -> bool {
     wait_for(limit, || xrdp.sesman_log().matches(text).count() > count)
 }
 
+/// An xrdp host with `sessions` added to sesman.ini, and `user` logged in: one session.
+fn one_session(label: &str, display_offset: u32, sessions: &str, user: &str) -> Option<(Xrdp, TestUser, RdpSession)> {
+    let xrdp = Xrdp::start(label, display_offset, sessions)?;
+    let user = TestUser::get(user);
+    xrdp.add_user(&user);
+    let session = xrdp.log_in(&user, "304x224");
+    eprintln!("{label}: {} processes in the session", session.processes().len());
+    Some((xrdp, user, session))
+}
+
 #[test]
 fn a_disconnect_keeps_the_session_and_a_reconnect_finds_it() {
-    let Some(xrdp) = Xrdp::start("xrdp-disconnect", 76, "") else { return };
-    let user = TestUser::get("xxrdp1");
-    xrdp.add_user(&user);
-    let mut session = xrdp.log_in(&user, "304x224");
+    let Some((xrdp, user, mut session)) = one_session("xrdp-disconnect", 76, "", "xxrdp1") else { return };
     let xorg = session.xorg().unwrap();
     let before = lasting(&session);
-    eprintln!("xrdp disconnect: {} processes in the session", session.processes().len());
 
     session.disconnect();
     let log = xrdp.sesman_log();
@@ -171,11 +177,7 @@ fn an_xorg_crash_ends_that_session_alone() {
 
 #[test]
 fn logging_out_ends_what_outlives_the_window_manager() {
-    let Some(xrdp) = Xrdp::start("xrdp-logout", 82, "") else { return };
-    let user = TestUser::get("xxrdp3");
-    xrdp.add_user(&user);
-    let session = xrdp.log_in(&user, "304x224");
-    eprintln!("xrdp logout: {} processes in the session", session.processes().len());
+    let Some((xrdp, user, session)) = one_session("xrdp-logout", 82, "", "xxrdp3") else { return };
     let xorg = session.xorg().unwrap();
     // startwm.sh execs Xsession, which execs the session program: sesman's window manager.
     let waiting = format!("waiting until the window manager (pid {}) exits", session.pid("program"));
@@ -189,13 +191,9 @@ fn logging_out_ends_what_outlives_the_window_manager() {
 #[test]
 fn kill_disconnected_ends_xorg_and_xexit_ends_the_rest() {
     let snippet = std::fs::read_to_string(SESMAN_SNIPPET).unwrap();
-    let Some(xrdp) = Xrdp::start("xrdp-killdisc", 88, &snippet) else { return };
+    let Some((xrdp, user, mut session)) = one_session("xrdp-killdisc", 88, &snippet, "xxrdp4") else { return };
     let limit: u64 = snippet.lines().find_map(|l| l.strip_prefix("DisconnectedTimeLimit=")?.parse().ok()).unwrap();
-    let user = TestUser::get("xxrdp4");
-    xrdp.add_user(&user);
-    let mut session = xrdp.log_in(&user, "304x224");
     let (xorg, pids) = (session.xorg().unwrap(), lasting(&session));
-    eprintln!("xrdp KillDisconnected: {} processes in the session", session.processes().len());
 
     let disconnected = Instant::now();
     session.disconnect();
@@ -216,11 +214,7 @@ fn kill_disconnected_ends_xorg_and_xexit_ends_the_rest() {
 
 #[test]
 fn a_hung_xorg_ends_the_session_after_interval_and_timeout() {
-    let Some(xrdp) = Xrdp::start("xrdp-hung", 94, "") else { return };
-    let user = TestUser::get("xxrdp5");
-    xrdp.add_user(&user);
-    let session = xrdp.log_in(&user, "304x224");
-    eprintln!("xrdp hung Xorg: {} processes in the session", session.processes().len());
+    let Some((_xrdp, user, session)) = one_session("xrdp-hung", 94, "", "xxrdp5") else { return };
     let hung = Instant::now();
     kill(session.xorg().unwrap(), Signal::SIGSTOP);
     // xexit's defaults: a ping every 5 s, the display lost once one is 15 s unanswered. The

@@ -142,8 +142,8 @@ fn an_xorg_crash_ends_that_session_alone() {
     let agent = session.processes().into_iter().find(|pid| exe_of(*pid).is_some_and(|e| e.ends_with("ssh-agent")));
     let agent = agent.expect("Xsession's ssh-agent");
 
-    let crashed = Instant::now();
-    kill(session.xorg().unwrap(), Signal::SIGSEGV);
+    let (crashed, xorg) = (Instant::now(), session.xorg().unwrap());
+    kill(xorg, Signal::SIGSEGV);
     let log = assert_ended(&session, &user, Loss::closed("Xorg crash (but ssh-agent)", crashed), &[agent]);
     // Without an audit session (xrdp-sesman's PAM stack has no pam_loginuid) or a logind
     // cgroup, nothing ties the agent (unreadable to the user) to this session once the
@@ -160,18 +160,24 @@ fn an_xorg_crash_ends_that_session_alone() {
     assert!(hurt.is_empty(), "bystanders ended: {hurt:?}\n{log}");
     let xexit_lines: Vec<&str> = log.lines().filter(|l| l.starts_with("xexit:")).collect();
     eprintln!("~/.xsession-errors, xexit's lines:\n{}", xexit_lines.join("\n"));
-    // What sesman does when Xorg goes first: it waits for the window manager, which here
-    // exits with its display, and only then logs the X server's end.
+    // What sesman does when Xorg goes first: nothing until the window manager (which here
+    // dies with its display) exits; then it TERMs Xorg and chansrv and logs their end.
     let sesman = xrdp.sesman_log();
     let new: Vec<&str> = sesman.lines().skip(sesman_before.lines().count()).collect();
     eprintln!("sesman after the crash:\n{}", new.join("\n"));
+    let first = new.iter().find(|l| l.contains(&format!("display {}", session.display))).unwrap_or(&"");
+    assert!(first.contains("Window manager"), "sesman's first word after the crash: {first}");
+    let xorg_end = format!("X server on display {} (pid {xorg}) returned exit code", session.display);
+    assert!(new.iter().any(|l| l.contains(&xorg_end)), "{}", new.join("\n"));
 
     // The same crash where no xexit runs: what stays.
     let bare_count = bare.processes().len();
     kill(bare.xorg().unwrap(), Signal::SIGSEGV);
-    std::thread::sleep(WITHIN);
-    let stayed: Vec<String> = bare.processes().into_iter().map(describe).collect();
-    eprintln!("without xexit, {} of {bare_count} processes left {WITHIN:?} after the crash: {stayed:?}", stayed.len());
+    for wait in [WITHIN, Duration::from_secs(12)] {
+        std::thread::sleep(wait);
+        let stayed: Vec<String> = bare.processes().into_iter().map(describe).collect();
+        eprintln!("without xexit, {} of {bare_count} processes left after {wait:?} more: {stayed:?}", stayed.len());
+    }
     assert!(finish(&mut login), "the user's other login ended");
 }
 

@@ -3,7 +3,12 @@
 //! session runs startwm.sh, Debian's Xsession and the repo's 90xexit (with `--log stderr
 //! --grace 1` from /etc/default/xexit, so xexit's lines land in ~/.xsession-errors).
 //! A disconnect keeps the session and xexit quiet; an Xorg crash, a logout and
-//! KillDisconnected end it whole within the grace time plus 2 s, and nothing else.
+//! KillDisconnected (the README's sesman.ini lines, doc/hosts/xrdp-sesman.ini) end it whole
+//! within the grace time plus 2 s, a hung Xorg within interval + timeout more, and nothing
+//! else: not the user's second session, other login, nor another user's session. Each test
+//! prints the session's process count, the time from the display's loss to an empty session
+//! and xexit's summary line; the crash test prints what sesman logs and what stays where no
+//! xexit runs.
 mod common;
 use common::desktop::{describe, other_login};
 use common::xrdp::*;

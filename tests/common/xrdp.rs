@@ -35,6 +35,8 @@ wait $wm
 const BIND_XRDP: &str =
     "mount --bind \"$1\" /etc/xrdp && mount --bind \"$2\" /run/xrdp || exit 98; shift 2; exec \"$@\"";
 
+/// A running xrdp host. Dropped, it kills every process it started (sesman's sessions
+/// included, through its cgroup) and removes the X lock files its killed Xorgs left.
 pub struct Xrdp {
     pub dir: TempDir,
     pub port: u16,
@@ -56,10 +58,7 @@ pub fn merge_ini(base: &str, overrides: &str) -> String {
             section = line.to_string();
             continue;
         }
-        let Some((key, _)) = line.split_once('=') else { continue };
-        if line.starts_with([';', '#']) {
-            continue;
-        }
+        let Some((key, _)) = line.split_once('=').filter(|_| !line.starts_with([';', '#'])) else { continue };
         let start = lines.iter().position(|l| l.trim() == section).unwrap_or_else(|| panic!("no {section}"));
         let end = lines[start + 1..].iter().position(|l| l.starts_with('[')).map_or(lines.len(), |n| start + 1 + n);
         match lines[start + 1..end].iter().position(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == key)) {
@@ -137,12 +136,21 @@ impl Xrdp {
         })
     }
 
-    /// Gives `user` a password and the session program.
+    /// Gives `user` a password (gone with the user) and the session program. A private copy
+    /// of /etc/shadow would not do: another test's useradd renames a new one over it, which
+    /// detaches the bind mount.
     pub fn add_user(&self, user: &TestUser) {
-        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().unwrap();
         let line = format!("{}:{}\n", user.name, password(user));
-        std::io::Write::write_all(&mut chpasswd.stdin.take().unwrap(), line.as_bytes()).unwrap();
-        assert!(chpasswd.wait().unwrap().success(), "chpasswd");
+        // chpasswd fails while another test's useradd or userdel holds the lock.
+        let set = (0..50).any(|_| {
+            let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+            std::io::Write::write_all(&mut chpasswd.stdin.take().unwrap(), line.as_bytes()).unwrap();
+            chpasswd.wait().unwrap().success() || {
+                std::thread::sleep(Duration::from_millis(100));
+                false
+            }
+        });
+        assert!(set, "chpasswd never set {}'s password", user.name);
         let program = user.home.join(".xsession");
         std::fs::write(&program, SESSION_PROGRAM).unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();

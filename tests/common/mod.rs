@@ -8,6 +8,7 @@ pub mod desktop;
 pub mod lightdm;
 pub mod sshd;
 pub mod tigervnc;
+pub mod x2go;
 pub mod xrdp;
 
 use std::io::{BufRead, BufReader};

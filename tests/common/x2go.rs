@@ -1,0 +1,229 @@
+//! A private X2Go server for the host tests: x2goserver's own scripts behind a private sshd,
+//! in the test's mount namespace with a private session database, extension directories,
+//! x2go_logout.d and /usr/local/bin; the client is the real pyhoca-cli (python-x2go) with
+//! nxproxy on a private Xvfb, run as root with a private HOME.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::desktop::Installed;
+use super::sshd::{Sshd, start_sshd};
+use super::*;
+
+pub const SNIPPET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/doc/hosts/89xexit-x2go");
+pub const EXTENSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/doc/hosts/090_xexit");
+
+/// x2gostartagent takes the first free display from :50, looking at its own database and
+/// /tmp's lock files: sessions of parallel tests (each with its own database) start one
+/// at a time, until the agent holds its display's lock file.
+static STARTING: Mutex<()> = Mutex::new(());
+
+pub struct X2GoServer {
+    pub installed: Installed,
+    pub sshd: Sshd,
+    pub client_x: Xvfb,
+}
+
+impl X2GoServer {
+    /// The server for `users`, xexit installed or not, with `defaults` as /etc/default/xexit,
+    /// `sessions` (name, script) as programs on PATH, and the rootless extension if asked.
+    pub fn start(installed: Installed, users: &[&TestUser], sessions: &[(&str, &str)], extension: bool) -> X2GoServer {
+        let client_x = Xvfb::start().expect("the client's Xvfb");
+        let dir = &installed.dir;
+        let (bin, lib) = (dir.path("bin"), dir.path("lib"));
+        std::fs::create_dir(&lib).unwrap();
+        std::fs::copy(SNIPPET, dir.path("Xsession.d/89xexit-x2go")).unwrap();
+        for (name, script) in sessions {
+            write_program(&bin.join(name), &script.replace("OUT", &dir.0.display().to_string()));
+        }
+        let extensions = dir.path("extensions");
+        assert!(run(Command::new("cp").arg("-a").arg("/usr/lib/x2go/extensions").arg(&extensions)).status.success());
+        // X2Go's own cleanup after the session command, seen from outside: the
+        // post-runcommand extensions and x2go_logout.d.
+        write_program(&extensions.join("post-runcommand.d/999_mark"), "#!/bin/sh\ntouch \"$HOME/post-runcommand\"\n");
+        if extension {
+            std::fs::copy(EXTENSION, extensions.join("pre-runcommand.d/090_xexit")).unwrap();
+        }
+        let logout = dir.path("x2go_logout.d");
+        assert!(run(Command::new("cp").arg("-a").arg("/etc/x2go/x2go_logout.d").arg(&logout)).status.success());
+        std::fs::write(logout.join("999_mark"), "touch \"$HOME/x2go_logout\"\n").unwrap();
+        for dir in [&bin, &extensions, &logout] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let sshd = start_sshd(&installed, users[0]);
+        let sshd = allow(sshd, &installed, users);
+        let binds = [
+            (lib.as_path(), "/var/lib/x2go"),
+            (bin.as_path(), "/usr/local/bin"),
+            (extensions.as_path(), "/usr/lib/x2go/extensions"),
+            (logout.as_path(), "/etc/x2go/x2go_logout.d"),
+        ];
+        for (from, to) in binds {
+            let output = run(enter(&sshd).args(["mount", "--bind"]).arg(from).arg(to));
+            assert!(output.status.success(), "bind {to}: {}", stderr_of(&output));
+        }
+        let created = run(Command::new("nsenter")
+            .args(["-t", &sshd.child.id().to_string(), "-m", "x2godbadmin"])
+            .arg("--createdb"));
+        assert!(created.status.success(), "x2godbadmin: {}", stderr_of(&created));
+        X2GoServer { installed, sshd, client_x }
+    }
+
+    /// The session database's rows: (session name, status), R running, S suspended, F finished.
+    pub fn rows(&self) -> Vec<(String, String)> {
+        let db = self.installed.dir.path("lib/x2go_sessions");
+        let output = run(Command::new("sqlite3").arg(db).arg("select session_id, status from sessions"));
+        let text = stdout_of(&output);
+        text.lines().filter_map(|l| l.split_once('|')).map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    pub fn status_of(&self, session: &str) -> Option<String> {
+        self.rows().into_iter().find(|(name, _)| name == session).map(|(_, status)| status)
+    }
+
+    /// pyhoca-cli for `user` with `args`, its output in the client's log `label`.
+    pub fn client(&self, user: &TestUser, label: &str, args: &[&str]) -> Client {
+        let home = self.installed.dir.path(&format!("client-{label}"));
+        let key = home.join(".ssh/id_rsa");
+        if !key.exists() {
+            std::fs::create_dir_all(home.join(".ssh")).unwrap();
+            let made = Command::new("ssh-keygen").args(["-q", "-t", "rsa", "-N", "", "-f"]).arg(&key).status();
+            assert!(made.unwrap().success(), "ssh-keygen -t rsa");
+            let public = std::fs::read_to_string(home.join(".ssh/id_rsa.pub")).unwrap();
+            let keys = self.installed.dir.path("authorized_keys");
+            let all = std::fs::read_to_string(&keys).unwrap_or_default() + &public;
+            std::fs::write(keys, all).unwrap();
+        }
+        let log = self.installed.dir.path(&format!("client-{label}.log"));
+        let port = self.sshd.port.to_string();
+        let child = Command::new("pyhoca-cli")
+            .args(["--server", "127.0.0.1", "-p", &port, "-l", &user.name, "--add-to-known-hosts"])
+            .args(args)
+            .env("HOME", &home)
+            .env("DISPLAY", &self.client_x.display)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::from(std::fs::File::options().append(true).open(&log).unwrap()))
+            .process_group(0)
+            .spawn()
+            .expect("start pyhoca-cli");
+        Client { child, log }
+    }
+
+    /// pyhoca-cli for `user` with `args` (-T or -S NAME), to its end; its output.
+    pub fn run_client(&self, user: &TestUser, label: &str, args: &[&str]) -> String {
+        let mut client = self.client(user, label, args);
+        let ended = wait_for(Duration::from_secs(60), || client.child.try_wait().unwrap().is_some());
+        assert!(ended, "pyhoca-cli {args:?} did not end:\n{}", client.log());
+        client.log()
+    }
+
+    /// A new session of `user` running `command` (`desktop` or `application`); the client
+    /// and the session's name, once the client says it runs.
+    pub fn new_session(&self, user: &TestUser, label: &str, command: &str, kind: &str) -> (Client, String) {
+        let _starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+        let before = self.rows().len();
+        let client = self.client(user, label, &["-c", command, "-t", kind]);
+        let up = wait_for(Duration::from_secs(60), || client.log().contains("Press CTRL+C"));
+        assert!(up, "the X2Go session never came up:\n{}", client.log());
+        let rows = self.rows();
+        assert!(rows.len() > before, "no new session row: {rows:?}");
+        let name = rows[rows.len() - 1].0.clone();
+        assert!(name.starts_with(&format!("{}-", user.name)), "{name}");
+        (client, name)
+    }
+
+    /// The agent of the session `name` crashes (SIGKILL). It leaves its display's lock file
+    /// and socket, which x2gostartagent does not look at (it asks ss what listens), so they
+    /// are removed before another test's session may start.
+    pub fn crash_agent(&self, agent: i32, name: &str) {
+        let _starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent), nix::sys::signal::Signal::SIGKILL).unwrap();
+        assert!(wait_for(Duration::from_secs(10), || !alive(agent)), "the agent {agent} outlived KILL");
+        let display = name.split('-').nth(1).unwrap();
+        let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{display}"));
+        let _ = std::fs::remove_file(format!("/tmp/.X{display}-lock"));
+    }
+
+    /// The agent (x2goagent, the X server) of the session `name`.
+    pub fn agent(&self, user: &TestUser, name: &str) -> i32 {
+        let display = format!(":{}", name.split('-').nth(1).unwrap());
+        let found = user.processes().into_iter().find(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.first().is_some_and(|a| a.ends_with(b"x2goagent")) && args.contains(&display.as_bytes())
+        });
+        found.unwrap_or_else(|| panic!("no x2goagent on {display}"))
+    }
+}
+
+
+/// Lets every one of `users` in and adds the sftp subsystem python-x2go needs, then makes
+/// sshd read its configuration again (SIGHUP re-executes it with the same PID).
+fn allow(sshd: Sshd, installed: &Installed, users: &[&TestUser]) -> Sshd {
+    let config = installed.dir.path("sshd_config");
+    let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(&format!("AllowUsers {}\n", names[0]), &format!("AllowUsers {}\n", names.join(" ")));
+    std::fs::write(&config, text + "Subsystem sftp internal-sftp\n").unwrap();
+    let log = installed.dir.path("sshd.log");
+    let listening = || std::fs::read_to_string(&log).unwrap_or_default().matches("Server listening").count();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(sshd.child.id() as i32), nix::sys::signal::Signal::SIGHUP)
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(10), || listening() >= 2), "sshd did not restart");
+    sshd
+}
+
+/// A command in sshd's mount namespace, where the logins run.
+fn enter(sshd: &Sshd) -> Command {
+    let mut command = Command::new("nsenter");
+    command.args(["-m", "-t", &sshd.child.id().to_string()]);
+    command
+}
+
+fn write_program(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A pyhoca-cli run (with its nxproxy), in a process group of its own.
+pub struct Client {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Client {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The client closed, as a user closing the window or losing the network: pyhoca-cli
+    /// and its nxproxy killed.
+    pub fn kill(&mut self) {
+        let group = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Every X2Go program this file needs, or why it cannot run.
+pub fn need_x2go() -> bool {
+    for program in ["pyhoca-cli", "nxproxy", "x2goruncommand", "sqlite3", "nsenter", "ssh-keygen", "xprop"] {
+        if !need_program(program) {
+            return false;
+        }
+    }
+    let missing =
+        ["/usr/sbin/sshd", "/usr/sbin/x2godbadmin", "/etc/x2go/Xsession"].into_iter().find(|p| !Path::new(p).exists());
+    available(missing.map(|path| format!("needs {path} (x2goserver, x2goserver-xsession, openssh-server)")))
+}

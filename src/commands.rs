@@ -112,7 +112,16 @@ fn end_session(
         end::dry_run(&options.schedule, &pids);
         return Ok(Exit::Ok);
     }
-    let report = end::end(&mut targets, &options.schedule, pids, leftovers)?;
+    let mut report = end::end(&mut targets, &options.schedule, pids, leftovers)?;
+    // What started the session (a watcher's ancestors) finishes on its own, then the rest ends.
+    let mut rest = session.clone();
+    if rest.starters.wait(options.schedule.total(), &mut targets.reader) {
+        let mut targets = SessionTargets::new(&rest)?;
+        let pids = end::Targets::look(&mut targets)?;
+        if !pids.is_empty() {
+            report.absorb(end::end(&mut targets, &options.schedule, pids, Vec::new())?);
+        }
+    }
     let ok = report.survivors.is_empty() && !hooks.failed;
     let summary =
         summary::Summary { session, reason, report: &report, hooks: &hooks, rss_kib, elapsed: started.elapsed() };
@@ -229,7 +238,7 @@ fn watch(options: WatchOptions) -> Result<Exit, Error> {
     let program = find_program(options.program)?;
     // Checked before detaching, so a bad selector is reported to the caller; with a PROGRAM
     // the session only names XEXIT_SESSION, so a selector that does not resolve is no error.
-    let session = match Session::resolve(&options.end.session) {
+    let mut session = match Session::resolve(&options.end.session) {
         Ok(session) => Some(session),
         Err(e) if program.is_none() => return Err(e.into()),
         Err(e) => {
@@ -237,6 +246,12 @@ fn watch(options: WatchOptions) -> Result<Exit, Error> {
             None
         }
     };
+    // Before detaching, while xexit's parent is the process that started it.
+    if let Some(session) = session.as_mut()
+        && let (Some(uid), Ok(mut reader)) = (session.uid, ProcReader::new())
+    {
+        session.starters = find::Starters::record(uid, &mut reader);
+    }
     let mut signals = crate::daemon::catch_signals()?;
     let Some(connection) = display::connect(&display, options.timeout, &mut signals)? else {
         log::info!("quit: terminated by signal while connecting to {display}; the session is left as it is");
@@ -260,6 +275,7 @@ fn watch(options: WatchOptions) -> Result<Exit, Error> {
         }
         Ended::Lost { reason, silent_for } => {
             log::info!("lost display {display} ({reason}), {} ms since the last answered ping", silent_for.as_millis());
+            session.iter_mut().for_each(|session| session.starters.lost());
             // Without PROGRAM the session resolved above (or xexit stopped there).
             let code = match (&program, &session) {
                 (Some(program), _) => run_program(program, session.as_ref(), reason, &display, options.end.dry_run),

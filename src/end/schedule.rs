@@ -20,6 +20,11 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// How long the whole schedule may take: the sum of its waits.
+    pub fn total(&self) -> Duration {
+        self.steps.iter().map(|step| step.wait).sum()
+    }
+
     /// The schedule with `--grace` as its first wait.
     pub fn with_grace(mut self, grace: Option<Duration>) -> Schedule {
         if let (Some(grace), Some(first)) = (grace, self.steps.first_mut()) {

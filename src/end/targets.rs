@@ -52,3 +52,12 @@ pub struct Report {
     /// The program of each process that KILL had to end (it outlived the earlier rounds).
     pub needed_kill: Vec<String>,
 }
+
+impl Report {
+    /// Adds what a later run of the schedule came to; its survivors are the ones left.
+    pub fn absorb(&mut self, later: Report) {
+        self.survivors.extend(later.survivors);
+        self.signalled += later.signalled;
+        self.needed_kill.extend(later.needed_kill);
+    }
+}

@@ -19,6 +19,9 @@ pub enum Verdict {
     UnreadableTarget(String),
     /// Its environment could not be read, and it is left: why.
     UnreadableSpared(String),
+    /// It started the session, or was started by such a process since the display was lost:
+    /// left to finish on its own for a while (see `Starters`).
+    Waited,
 }
 
 impl Verdict {
@@ -34,6 +37,7 @@ impl Verdict {
             Verdict::Spared(name) => format!(" [spared: --spare {name}]"),
             Verdict::Unreadable | Verdict::UnreadableTarget(_) => " [environment unreadable: ended]".into(),
             Verdict::UnreadableSpared(_) => " [environment unreadable: spared]".into(),
+            Verdict::Waited => " [started the session: left to finish]".into(),
         }
     }
 
@@ -53,6 +57,10 @@ impl Verdict {
             Verdict::UnreadableTarget(why) | Verdict::UnreadableSpared(why) => {
                 Some(format!("environment unreadable, {why}"))
             }
+            Verdict::Waited => Some(
+                "it started the session (or started since the loss by what did): left to finish on its own first"
+                    .into(),
+            ),
             Verdict::Target | Verdict::Unreadable => None,
         }
     }

@@ -6,6 +6,7 @@ mod member;
 mod owner;
 mod selector;
 mod spare;
+mod starters;
 mod tag;
 mod unreadable;
 
@@ -17,6 +18,7 @@ pub use self::member::{Detail, Member, Sweep, Verdict};
 use self::owner::absent_or_outside;
 pub use self::selector::{Scope, Selector};
 use self::spare::SpareProgram;
+pub use self::starters::Starters;
 use self::tag::{OVERSIZED, Tag};
 pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
@@ -91,6 +93,8 @@ pub struct Session {
     reads_all: bool,
     /// The user's subordinate uids (/etc/subuid): a rootless container's processes.
     subordinate: Vec<std::ops::Range<u64>>,
+    /// A watcher's ancestors when it started, left to finish on their own (see `Starters`).
+    pub starters: Starters,
 }
 
 impl Session {
@@ -128,7 +132,9 @@ impl Session {
         };
         let subordinate = uid.map(|uid| spare::subordinate_uids(uid, &user_name)).unwrap_or_default();
         let reads_all = is_root;
-        let session = Session { scope, uid, user_name, rule, spare, login_audit, login_cgroup, reads_all, subordinate };
+        let starters = Starters::default();
+        let session =
+            Session { scope, uid, user_name, rule, spare, login_audit, login_cgroup, reads_all, subordinate, starters };
         log::debug!("session {} of {}", session.scope, session.user_label());
         Ok(session)
     }
@@ -348,6 +354,7 @@ impl Session {
         }
         let verdict = match spare::spared_as(&self.spare, pid) {
             Some(name) => Verdict::Spared(name),
+            None if self.starters.hold(pid, reader) => Verdict::Waited,
             None if unreadable => Verdict::Unreadable,
             None => tie.map_or(Verdict::Target, Verdict::Tied),
         };

@@ -26,6 +26,8 @@ pub struct X2GoServer {
     pub installed: Installed,
     pub sshd: Sshd,
     pub client_x: Xvfb,
+    /// Each user's /tmp/.x2go-USER, where X2Go keeps its session directories.
+    session_dirs: Vec<PathBuf>,
 }
 
 impl X2GoServer {
@@ -70,7 +72,11 @@ impl X2GoServer {
             .args(["-t", &sshd.child.id().to_string(), "-m", "x2godbadmin"])
             .arg("--createdb"));
         assert!(created.status.success(), "x2godbadmin: {}", stderr_of(&created));
-        X2GoServer { installed, sshd, client_x }
+        // One left by an earlier test user of the same name but another uid cannot be used.
+        let session_dirs: Vec<PathBuf> =
+            users.iter().map(|u| PathBuf::from(format!("/tmp/.x2go-{}", u.name))).collect();
+        session_dirs.iter().for_each(|dir| drop(std::fs::remove_dir_all(dir)));
+        X2GoServer { installed, sshd, client_x, session_dirs }
     }
 
     /// The session database's rows: (session name, status), R running, S suspended, F finished.
@@ -149,18 +155,20 @@ impl X2GoServer {
         let _ = std::fs::remove_file(format!("/tmp/.X{display}-lock"));
     }
 
-    /// The agent (x2goagent, the X server) of the session `name`.
-    pub fn agent(&self, user: &TestUser, name: &str) -> i32 {
-        let display = format!(":{}", name.split('-').nth(1).unwrap());
-        let found = user.processes().into_iter().find(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            args.first().is_some_and(|a| a.ends_with(b"x2goagent")) && args.contains(&display.as_bytes())
-        });
-        found.unwrap_or_else(|| panic!("no x2goagent on {display}"))
+    /// The agent (x2goagent, the X server) of the session `name`, as X2Go's database has it.
+    pub fn agent(&self, name: &str) -> i32 {
+        let db = self.installed.dir.path("lib/x2go_sessions");
+        let query = format!("select agent_pid from sessions where session_id = '{name}'");
+        let pid = stdout_of(&run(Command::new("sqlite3").arg(db).arg(query))).trim().parse();
+        pid.unwrap_or_else(|_| panic!("no agent for {name}: {:?}", self.rows()))
     }
 }
 
+impl Drop for X2GoServer {
+    fn drop(&mut self) {
+        self.session_dirs.iter().for_each(|dir| drop(std::fs::remove_dir_all(dir)));
+    }
+}
 
 /// Lets every one of `users` in and adds the sftp subsystem python-x2go needs, then makes
 /// sshd read its configuration again (SIGHUP re-executes it with the same PID).

@@ -58,8 +58,12 @@ fn errors(user: &TestUser) -> String {
 /// Waits until the agent is gone; then until `pids` are, the time from the one to the other.
 fn time_to_empty(agent: i32, pids: &[i32], limit: Duration) -> (bool, Duration) {
     assert!(wait_for(Duration::from_secs(30), || !alive(agent)), "the agent {agent} did not go");
-    let lost = Instant::now();
-    let gone = wait_for(limit, || pids.iter().all(|pid| !alive(*pid)));
+    empty_within(Instant::now(), pids, limit)
+}
+
+/// Whether `pids` are gone within `limit` of `lost`, and when they were seen gone.
+fn empty_within(lost: Instant, pids: &[i32], limit: Duration) -> (bool, Duration) {
+    let gone = wait_for(limit.saturating_sub(lost.elapsed()), || pids.iter().all(|pid| !alive(*pid)));
     (gone, lost.elapsed())
 }
 
@@ -73,6 +77,7 @@ fn summary(user: &TestUser, name: &str) -> String {
     let found = wait_for(BOOKKEEPING, || lines_with(&errors(user), "ended session env:X2GO_SESSION=").len() == 1);
     assert!(found, "no summary line:\n{log}");
     let line = lines_with(&errors(user), "ended session").concat();
+    eprintln!("summary: {line}");
     assert!(line.contains(&format!("env:X2GO_SESSION={name} of {}", user.name)), "{line}");
     line
 }
@@ -157,8 +162,8 @@ fn a_crashed_agent_ends_its_desktop_alone_and_x2go_cleans_up() {
     assert!(wait_for(Duration::from_secs(10), || errors(&user).contains(&format!("session env:X2GO_SESSION={name}"))));
     let count = tagged(&user, &name).len();
 
-    server.crash_agent(agent, &name);
-    let (gone, elapsed) = time_to_empty(agent, &pids, GRACE_AND_SLACK);
+    let killed = server.crash_agent(agent, &name);
+    let (gone, elapsed) = empty_within(killed, &pids, GRACE_AND_SLACK);
     eprintln!("{}\nagent killed: {count} processes tagged, empty in {} ms", errors(&user), elapsed.as_millis());
     assert!(gone, "left after {elapsed:?}: {:?}", left(&pids));
     assert_eq!(left(&bystanders).len(), bystanders.len(), "a bystander was ended");
@@ -215,8 +220,8 @@ fn a_rootless_session_started_by_the_extension_ends_with_its_agent() {
         wait_for(Duration::from_secs(10), || errors(&user).contains(&format!("session env:X2GO_SESSION={name}")));
     assert!(watching, "the extension started no xexit:\n{}", errors(&user));
     let count = tagged(&user, &name).len();
-    server.crash_agent(agent, &name);
-    let (gone, elapsed) = time_to_empty(agent, &pids, GRACE_AND_SLACK);
+    let killed = server.crash_agent(agent, &name);
+    let (gone, elapsed) = empty_within(killed, &pids, GRACE_AND_SLACK);
     eprintln!(
         "{}\nrootless agent killed: {count} processes tagged, empty in {} ms",
         errors(&user),
@@ -224,5 +229,27 @@ fn a_rootless_session_started_by_the_extension_ends_with_its_agent() {
     );
     assert!(gone, "left after {elapsed:?}: {:?}", left(&pids));
     assert!(summary(&user, &name).contains("(closed)"));
+    assert_x2go_cleaned_up(&server, &user, &name);
+}
+
+#[test]
+fn a_hung_agent_ends_its_desktop_after_interval_and_timeout() {
+    let user = TestUser::get("xxx2go7");
+    let Some(server) = server("x2go-hung", true, &[&user], false) else { return };
+    let (_client, name) = server.new_session(&user, "hung", "x2go-test-desktop", "desktop");
+    let pids = session_pids(&server, &name);
+    let agent = server.agent(&name);
+    let stopped = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent), nix::sys::signal::Signal::SIGSTOP).unwrap();
+    // --interval 1 --timeout 2, then the grace and the slack.
+    let (gone, elapsed) = empty_within(stopped, &pids, Duration::from_secs(3) + GRACE_AND_SLACK);
+    let agent_ended = wait_for(BOOKKEEPING, || !alive(agent));
+    if !agent_ended {
+        server.crash_agent(agent, &name);
+    }
+    eprintln!("{}\nagent stopped: empty in {} ms", errors(&user), elapsed.as_millis());
+    assert!(gone, "left after {elapsed:?}: {:?}", left(&pids));
+    assert!(summary(&user, &name).contains("(timeout)"));
+    assert!(agent_ended, "the hung agent was left stopped");
     assert_x2go_cleaned_up(&server, &user, &name);
 }

@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::desktop::Installed;
 use super::sshd::{Sshd, start_sshd};
@@ -132,27 +132,41 @@ impl X2GoServer {
     /// and the session's name, once the client says it runs.
     pub fn new_session(&self, user: &TestUser, label: &str, command: &str, kind: &str) -> (Client, String) {
         let _starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
-        let before = self.rows().len();
-        let client = self.client(user, label, &["-c", command, "-t", kind]);
-        let up = wait_for(Duration::from_secs(60), || client.log().contains("Press CTRL+C"));
-        assert!(up, "the X2Go session never came up:\n{}", client.log());
-        let rows = self.rows();
-        assert!(rows.len() > before, "no new session row: {rows:?}");
-        let name = rows[rows.len() - 1].0.clone();
-        assert!(name.starts_with(&format!("{}-", user.name)), "{name}");
-        (client, name)
+        // python-x2go gives the agent a fixed time to come up, which a loaded machine can
+        // miss ("session startup ... failed"): a user would try again, and so does the test.
+        let mut logs = Vec::new();
+        for attempt in 0..3 {
+            let mut client = self.client(user, &format!("{label}{attempt}"), &["-c", command, "-t", kind]);
+            let up = wait_for(Duration::from_secs(60), || {
+                let log = client.log();
+                log.contains("Press CTRL+C") || log.contains("startup failed") || log.contains("Traceback")
+            });
+            let log = client.log();
+            let name = log.split("Using session ").nth(1).and_then(|rest| rest.split(' ').next());
+            if let (true, Some(name)) = (up, name)
+                && log.contains("Press CTRL+C")
+            {
+                return (client, name.to_string());
+            }
+            client.kill();
+            logs.push(log);
+        }
+        panic!("the X2Go session never came up:\n{}", logs.join("\n"));
     }
 
     /// The agent of the session `name` crashes (SIGKILL). It leaves its display's lock file
     /// and socket, which x2gostartagent does not look at (it asks ss what listens), so they
     /// are removed before another test's session may start.
-    pub fn crash_agent(&self, agent: i32, name: &str) {
+    /// Returns when it was killed.
+    pub fn crash_agent(&self, agent: i32, name: &str) -> Instant {
         let _starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+        let killed = Instant::now();
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent), nix::sys::signal::Signal::SIGKILL).unwrap();
         assert!(wait_for(Duration::from_secs(10), || !alive(agent)), "the agent {agent} outlived KILL");
         let display = name.split('-').nth(1).unwrap();
         let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{display}"));
         let _ = std::fs::remove_file(format!("/tmp/.X{display}-lock"));
+        killed
     }
 
     /// The agent (x2goagent, the X server) of the session `name`, as X2Go's database has it.

@@ -275,7 +275,7 @@ fn watch(options: WatchOptions) -> Result<Exit, Error> {
         }
         Ended::Lost { reason, silent_for } => {
             log::info!("lost display {display} ({reason}), {} ms since the last answered ping", silent_for.as_millis());
-            session.iter_mut().for_each(|session| session.starters.lost());
+            session.iter_mut().for_each(|session| session.starters.lost(silent_for));
             // Without PROGRAM the session resolved above (or xexit stopped there).
             let code = match (&program, &session) {
                 (Some(program), _) => run_program(program, session.as_ref(), reason, &display, options.end.dry_run),

@@ -2,16 +2,17 @@
 //! x2goruncommand and dbus-run-session above an X2Go desktop's Xsession. They wait for the
 //! session and then do the host's own bookkeeping (X2Go marks the session finished in its
 //! database, unmounts shares, runs x2go_logout), so they are not signalled while the rest
-//! of the session is ended, nor is what they start once the display is lost; then they get
+//! of the session is ended, nor is what they start as the display is lost; then they get
 //! a bounded time to finish on their own.
 
 use std::time::{Duration, Instant};
 
 use crate::proc::{self, ProcReader};
 
-/// What a starter started this long before the loss was seen is taken as its reaction to
-/// the session's end: x2goruncommand TERMs its agent when the session command has exited
-/// and starts its bookkeeping at once, before the closed connection reaches xexit.
+/// What a starter started this long before the display last answered is taken as its
+/// reaction to the session's end: x2goruncommand TERMs its agent when the session command has
+/// exited and starts its bookkeeping at once, before xexit sees the loss (at once when the
+/// agent closes its connections, interval + timeout later when it is slow to exit).
 const BEFORE_LOSS: Duration = Duration::from_secs(1);
 
 /// One ancestor, known by PID, start time and name: a PID used again is another process,
@@ -32,42 +33,49 @@ pub struct Starters {
 }
 
 impl Starters {
-    /// xexit's ancestors that run as `uid`, from its parent up to the first that does not
-    /// (a display manager's, sshd's privileged part) or to PID 1.
+    /// xexit's ancestors in its own process session that run as `uid`, from its parent up
+    /// to the session's leader (x2goruncommand), or to the first that is another user's (a
+    /// display manager's). The process session is what a launcher makes for the session; an
+    /// ancestor outside it, such as the `sshd: USER@notty` above an ssh login's command,
+    /// only carries the session (and hangs with an unplugged client).
     pub fn record(uid: u32, reader: &mut ProcReader) -> Starters {
         let mut known = Vec::new();
+        let own_session = rustix::process::getsid(None).map_or(0, |sid| sid.as_raw_nonzero().get());
         let mut pid = rustix::process::getppid().map_or(1, |p| p.as_raw_nonzero().get());
         while pid > 1 {
             let Some(starter) = Starter::read(pid, reader) else { break };
             let owned = reader.status(pid).is_some_and(|s| s.is_owned_by(Some(uid)));
-            let Some(parent) = reader.stat_ids(pid).map(|ids| ids.ppid) else { break };
-            if !owned {
+            let Some(ids) = reader.stat_ids(pid) else { break };
+            if !owned || ids.sid != own_session {
                 break;
             }
             known.push(starter);
-            pid = parent;
+            pid = ids.ppid;
         }
         Starters { known, since: None }
     }
 
-    /// The display is lost now: from BEFORE_LOSS ago on, what a starter starts is its own.
-    pub fn lost(&mut self) {
+    /// The display is lost now, and last answered `silent_for` ago: from BEFORE_LOSS before
+    /// that on, what a starter starts is its own.
+    pub fn lost(&mut self, silent_for: Duration) {
         let ticks_per_second = clock_ticks_per_second();
         let boot = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
         let now = boot.tv_sec as u64 * ticks_per_second + boot.tv_nsec as u64 * ticks_per_second / 1_000_000_000;
-        self.since = Some(now.saturating_sub(BEFORE_LOSS.as_secs() * ticks_per_second));
+        let back = (silent_for + BEFORE_LOSS).as_millis() as u64 * ticks_per_second / 1000;
+        self.since = Some(now.saturating_sub(back));
     }
 
     /// Whether `pid` is a starter, or was started by one since the loss (through processes
-    /// all started since).
+    /// all started since). A starter that exec'd since (Xsession, now the session command) is
+    /// the session itself, and so is what it started.
     pub fn hold(&self, pid: i32, reader: &mut ProcReader) -> bool {
         if self.known.is_empty() {
             return false;
         }
         let mut pid = pid;
         loop {
-            if self.is_starter(pid, reader) {
-                return true;
+            if let Some(known) = self.known.iter().find(|s| s.pid == pid) {
+                return Starter::read(pid, reader).as_ref() == Some(known);
             }
             let Some(since) = self.since else { return false };
             let started = proc::start_time(pid).ok().flatten();
@@ -160,13 +168,26 @@ mod tests {
     }
 
     #[test]
+    fn what_a_starter_that_exec_d_starts_is_the_sessions() {
+        let mut reader = ProcReader::new().unwrap();
+        let mut starters = Starters::default();
+        let me = Starter::read(std::process::id() as i32, &mut reader).unwrap();
+        starters.known.push(Starter { name: "Xsession".into(), ..me });
+        starters.lost(Duration::ZERO);
+        let mut child = std::process::Command::new("sleep").arg("10").spawn().unwrap();
+        assert!(!starters.hold(child.id() as i32, &mut reader));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
     fn what_a_starter_starts_is_held_only_from_the_loss_on() {
         let mut reader = ProcReader::new().unwrap();
         let mut starters = Starters::default();
         starters.known.push(Starter::read(std::process::id() as i32, &mut reader).unwrap());
         let mut old = std::process::Command::new("sleep").arg("10").spawn().unwrap();
         std::thread::sleep(BEFORE_LOSS + Duration::from_millis(100));
-        starters.lost();
+        starters.lost(Duration::ZERO);
         let mut new = std::process::Command::new("sleep").arg("10").spawn().unwrap();
         assert!(!starters.hold(old.id() as i32, &mut reader), "started before the loss: the session's");
         assert!(starters.hold(new.id() as i32, &mut reader), "started since: the starter's own");

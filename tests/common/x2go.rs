@@ -171,15 +171,30 @@ impl X2GoServer {
 
     /// The agent (x2goagent, the X server) of the session `name`, as X2Go's database has it.
     pub fn agent(&self, name: &str) -> i32 {
+        self.running_agent(name).unwrap_or_else(|| panic!("no agent runs for {name}: {:?}", self.rows()))
+    }
+
+    /// The agent the database names for `name`, while that PID is still this session's agent
+    /// (its window name carries the session's name).
+    fn running_agent(&self, name: &str) -> Option<i32> {
         let db = self.installed.dir.path("lib/x2go_sessions");
         let query = format!("select agent_pid from sessions where session_id = '{name}'");
-        let pid = stdout_of(&run(Command::new("sqlite3").arg(db).arg(query))).trim().parse();
-        pid.unwrap_or_else(|_| panic!("no agent for {name}: {:?}", self.rows()))
+        let pid: i32 = stdout_of(&run(Command::new("sqlite3").arg(db).arg(query))).trim().parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let window = format!("X2GO-{name}");
+        (alive(pid) && cmdline.split(|b| *b == 0).any(|arg| arg == window.as_bytes())).then_some(pid)
     }
 }
 
 impl Drop for X2GoServer {
+    /// Agents still running (bystanders, a start python-x2go gave up on) go as if crashed, so
+    /// that their lock files go too; the test users' drop would KILL them and leave those.
     fn drop(&mut self) {
+        for (name, _) in self.rows() {
+            if let Some(agent) = self.running_agent(&name) {
+                self.crash_agent(agent, &name);
+            }
+        }
         self.session_dirs.iter().for_each(|dir| drop(std::fs::remove_dir_all(dir)));
     }
 }

@@ -9,7 +9,7 @@ packages=(xvfb x11-utils x11-common xauth openssh-client openssh-server openbox 
     bash fish
     # The real hosts of "Where xexit is used" (tests/host_*.rs): their servers, clients and desktops.
     xrdp xorgxrdp freerdp2-x11 tigervnc-standalone-server tigervnc-viewer tigervnc-tools
-    x2goserver x2goserver-xsession x2goserver-extensions pyhoca-cli lightdm dbus
+    x2goserver x2goserver-xsession x2goserver-extensions pyhoca-cli nxproxy sqlite3 lightdm dbus
     xfce4-session xfwm4 xfce4-panel xfdesktop4 xfce4-settings xfconf
     mate-session-manager marco mate-panel mate-settings-daemon
     debootstrap systemd-container)
@@ -33,6 +33,11 @@ cargo fmt --check
 # The shell that is shipped (90xexit is sourced by Xsession's sh; /etc/default/xexit by 90xexit) and the scripts here.
 shellcheck Xsession.d/90xexit Xexit.d/* packaging/deb.sh test.sh .ci/run
 shellcheck --shell=sh debian/xexit.default
+# The README's host snippets that are shell: scripts, and X2Go's two, which set XEXIT_SELECTOR
+# for 90xexit (SC2034), source it (SC1091), and begin with a comment naming their path
+# (which is no shebang: SC1113, SC2096).
+shellcheck doc/hosts/thinlinc-90-xexit doc/hosts/gdm3-PostSession-Default
+shellcheck --shell=sh -e SC2034,SC1091,SC1113,SC2096 doc/hosts/89xexit-x2go doc/hosts/090_xexit
 cargo clippy --all-targets -- -D warnings
 # No module cycle, no source file over 400 lines.
 .ci/module-graph src >/dev/null

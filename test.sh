@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(xvfb x11-utils x11-common xauth openssh-client openssh-server openbox xterm tmux gnupg gpg-agent dbus-x11
-    procps passwd util-linux man-db acl gcc libc6-dev shellcheck mandoc
+    procps passwd util-linux man-db acl gcc libc6-dev shellcheck mandoc screen
     bash fish
     # The real hosts of "Where xexit is used" (tests/host_*.rs): their servers, clients and desktops.
     xrdp xorgxrdp freerdp2-x11 tigervnc-standalone-server tigervnc-viewer tigervnc-tools

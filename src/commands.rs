@@ -125,7 +125,8 @@ fn end_session(
     let ok = report.survivors.is_empty() && !hooks.failed;
     let summary =
         summary::Summary { session, reason, report: &report, hooks: &hooks, rss_kib, elapsed: started.elapsed() };
-    if ok {
+    // A process left because whose it is could not be told may be the lost session's.
+    if ok && !report.spared.iter().any(|s| s.unsure) {
         log::info!("{summary}");
     } else {
         log::warn!("{summary}");
@@ -158,27 +159,10 @@ impl<'a> SessionTargets<'a> {
 
     /// Makes `sweep` the last one, its names known and what it decided logged; its targets.
     fn keep(&mut self, sweep: Sweep) -> Vec<i32> {
-        self.announce(&sweep);
+        sweep.announce(&mut self.announced, self.dry_run);
         self.names.extend(sweep.members.iter().map(|m| (m.pid, m.name.clone())));
         self.last = sweep;
         self.last.targets().map(|m| m.pid).collect()
-    }
-
-    /// Logs, once per process, each one spared and each one ended although its environment
-    /// could not be read, with the reason.
-    fn announce(&mut self, sweep: &Sweep) {
-        for member in &sweep.members {
-            let Some(why) = member.verdict.notable_reason() else { continue };
-            if self.announced.insert(member.pid) {
-                let verb = match (self.dry_run, member.verdict.is_target()) {
-                    (false, true) => "ending",
-                    (false, false) => "sparing",
-                    (true, true) => "dry run: would end",
-                    (true, false) => "dry run: would spare",
-                };
-                log::info!("{verb} {member}: {why}");
-            }
-        }
     }
 }
 
@@ -218,6 +202,10 @@ impl end::Targets for SessionTargets<'_> {
     fn program(&mut self, pid: i32) -> String {
         let name = self.names.get(&pid).cloned();
         printable(&name.or_else(|| self.reader.status(pid).map(|s| s.name)).unwrap_or_else(|| "?".into()))
+    }
+
+    fn spared(&mut self) -> Vec<end::Spared> {
+        self.last.spared()
     }
 
     fn is_exiting(&mut self, pid: i32) -> bool {

@@ -23,6 +23,8 @@ pub fn render(members: &[Member], format: ListFormat, scope: &str) -> String {
             ListFormat::Text => format!("{} {user} {command}{}\n", member.pid, member.verdict.mark()),
             ListFormat::Json => {
                 let (action, why) = member.verdict.action_and_reason(scope);
+                // What is left running, in the words of the summary line.
+                let why = member.verdict.spared_words().map_or(why, String::from);
                 let fields = [
                     format!("\"pid\": {}", member.pid),
                     format!("\"user\": {}", json_string(user)),

@@ -90,7 +90,7 @@ fn env_selector_ltsp_client_hostname() {
     // Under load other programs (dbus-launch) may need KILL too; the list is sorted.
     let killed = summary[0].split("needed KILL (").nth(1).and_then(|rest| rest.split(')').next()).unwrap_or("");
     assert!(summary[0].contains("(closed)") && killed.split(", ").any(|p| p == "sh"), "{log}");
-    assert!(summary[0].contains(", 0 survived;") && summary[0].contains("hooks:"), "{log}");
+    assert!(summary[0].contains(", 0 survived, ") && summary[0].contains("hooks:"), "{log}");
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn one_summary_line_names_what_needed_kill_and_what_survived() {
     let line = summary[0];
     assert!(line.starts_with("xexit: warning: "), "a failed hook makes it a warning: {line}");
     assert!(line.contains(&format!("(uid {}) (manual) in ", user.uid)), "{line}");
-    assert!(line.contains("needed KILL (sh") && line.contains(", 0 survived;"), "{line}");
+    assert!(line.contains("needed KILL (sh") && line.contains(", 0 survived, 0 spared;"), "{line}");
     assert!(line.contains("MiB resident memory reclaimed") && line.contains("hooks: 2 run, 1 failed"), "{line}");
     let signalled: usize =
         line.split(" processes signalled").next().and_then(|s| s.rsplit(' ').next()?.parse().ok()).unwrap();

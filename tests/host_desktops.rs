@@ -224,7 +224,7 @@ fn an_unplugged_xfce_client_ends_its_whole_session_and_nothing_else() {
     assert!(plain_alive, "the plain ssh login was cut\n{log}");
     assert_eq!(stdout_of(&still_here), "still-here\n", "{}", stderr_of(&still_here));
     let summary = summary_of(&log, "ws01");
-    assert!(summary.contains("(timeout)") && summary.contains(", 0 survived;"), "{summary}");
+    assert!(summary.contains("(timeout)") && summary.contains(", 0 survived, "), "{summary}");
 }
 
 #[test]
@@ -276,5 +276,5 @@ fn a_killed_mate_client_ends_its_session_with_a_summary() {
     eprintln!("{log}\nMATE client killed to an empty session: {} ms", elapsed.as_millis());
     assert!(empty, "left of the MATE session after {elapsed:?}: {left:?}\n{log}");
     let summary = summary_of(&log, "ws05");
-    assert!(summary.contains("(closed)") && summary.contains(", 0 survived;"), "{summary}");
+    assert!(summary.contains("(closed)") && summary.contains(", 0 survived, "), "{summary}");
 }

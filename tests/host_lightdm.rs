@@ -141,7 +141,7 @@ fn at_logout_the_cleanup_script_ends_what_the_session_left() {
     assert!(empty, "left {elapsed:?} after logout: {left:?}\n{log}");
     assert!(lost.is_empty(), "bystanders lost {lost:?}\n{log}");
     let line = summary(&log, &session.display, &user);
-    assert!(line.contains("(manual)") && line.contains(", 0 survived;"), "{line}");
+    assert!(line.contains("(manual)") && line.contains(", 0 survived, "), "{line}");
     assert!(line.contains("needed KILL (") && line.contains("sh"), "the TERM-ignorer needed KILL: {line}");
 
     assert!(greeter, "no greeter after the session:\n{log}");
@@ -219,7 +219,7 @@ fn an_x_server_crash_is_handled_by_the_session_watcher() {
     assert!(empty, "left {elapsed:?} after the crash: {left:?}\n{errors}\n{}", session.ldm.log());
     assert!(lost.is_empty(), "bystanders lost {lost:?}\n{errors}");
     let line = summary(&errors, &session.display, &user);
-    assert!(line.contains("(closed)") && line.contains(", 0 survived;"), "{line}");
+    assert!(line.contains("(closed)") && line.contains(", 0 survived, "), "{line}");
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn a_hung_x_server_is_left_to_the_session_watcher() {
     // root xexit ends the rest, the watcher too: the summary comes from one or the other.
     let both = format!("{errors}{log}");
     let line = summary(&both, &session.display, &user);
-    assert!(line.contains(", 0 survived;"), "{line}");
+    assert!(line.contains(", 0 survived, "), "{line}");
 }
 
 #[test]
@@ -289,5 +289,5 @@ fn stopping_lightdm_ends_the_open_session() {
     assert!(empty, "left {elapsed:?} after LightDM stopped: {left:?}\n{errors}{log}");
     let both = format!("{errors}{log}");
     let line = summary(&both, &session.display, &user);
-    assert!(line.contains(", 0 survived;"), "{line}");
+    assert!(line.contains(", 0 survived, "), "{line}");
 }

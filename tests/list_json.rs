@@ -36,7 +36,7 @@ fn the_session_as_json() {
     let in_session = "in the session: env:XEXIT_TEST_TAG=json1";
     let mut expected = vec![
         (sleeper.id(), row(sleeper.id(), "sleep", "sleep 1005", "end", in_session)),
-        (spared.id(), row(spared.id(), "tail", "tail -f /dev/null", "spare", "--spare tail")),
+        (spared.id(), row(spared.id(), "tail", "tail -f /dev/null", "spare", "--spare")),
         // The command line is made printable first (`\n`, `\\`), then escaped for JSON.
         (odd.id(), row(odd.id(), "sleep", "x\\\"\\\\n\\\\\\\\y 1006", "end", in_session)),
     ];

@@ -10,7 +10,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 pub use self::schedule::{Schedule, Step};
-pub use self::targets::{Emptiness, Report, Targets};
+pub use self::targets::{Emptiness, Report, Spared, Targets};
 use crate::error::Exit;
 use crate::process::{self, LetGo, ProcessRef, Signal, needs_cont, signal_name, wait_any};
 
@@ -280,7 +280,11 @@ impl<T: Targets> Rounds<'_, T> {
     fn report(&mut self, survivors: Vec<String>) -> Report {
         let mut needed_kill: Vec<String> = std::mem::take(&mut self.needed_kill).into_values().collect();
         needed_kill.sort();
-        Report { survivors, signalled: self.ever_signalled.len(), needed_kill }
+        let mut spared = self.targets.spared();
+        // One signalled counts as signalled, not spared, though a later look spared it (it
+        // exec'd a spared program).
+        spared.retain(|s| !self.ever_signalled.contains(&s.pid));
+        Report { survivors, signalled: self.ever_signalled.len(), needed_kill, spared }
     }
 
     /// Waits until every signalled process has exited or `until` comes.

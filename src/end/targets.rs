@@ -29,6 +29,23 @@ pub trait Targets {
     /// The program a process runs (its name, as the looks saw it), for the summary of what
     /// needed KILL.
     fn program(&mut self, pid: i32) -> String;
+    /// The processes of the session the looks left running (the last full look's), for the
+    /// summary.
+    fn spared(&mut self) -> Vec<Spared> {
+        Vec::new()
+    }
+}
+
+/// A process of the session left running, as the summary counts it.
+#[derive(Clone, Debug)]
+pub struct Spared {
+    pub pid: i32,
+    /// Its name, made printable (`proc::printable`).
+    pub program: String,
+    /// Why, in the words `list --format json` uses too.
+    pub why: &'static str,
+    /// Left only because xexit could not tell whose it is.
+    pub unsure: bool,
 }
 
 /// What a look that found no target is worth.
@@ -51,6 +68,8 @@ pub struct Report {
     pub signalled: usize,
     /// The program of each process that KILL had to end (it outlived the earlier rounds).
     pub needed_kill: Vec<String>,
+    /// The processes left running, by PID.
+    pub spared: Vec<Spared>,
 }
 
 impl Report {
@@ -59,5 +78,8 @@ impl Report {
         self.survivors.extend(later.survivors);
         self.signalled += later.signalled;
         self.needed_kill.extend(later.needed_kill);
+        // The later run looked last: what it left running is what is left.
+        self.spared.retain(|s| !later.spared.iter().any(|l| l.pid == s.pid));
+        self.spared.extend(later.spared);
     }
 }

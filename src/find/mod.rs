@@ -6,6 +6,7 @@ mod member;
 mod owner;
 mod selector;
 mod spare;
+mod spared;
 mod starters;
 mod tag;
 mod unreadable;

@@ -3,8 +3,11 @@
 //! session where the kernel has one, else by its relatives. One tied to another login is
 //! never ended; what stays undecided follows `--unreadable`.
 
+mod named;
+
 use std::collections::HashMap;
 
+use self::named::Named;
 use crate::find::member::{Examined, Member, Verdict};
 use crate::proc::{self, ProcReader};
 
@@ -67,10 +70,18 @@ impl Rule {
         kinds: &HashMap<i32, Kin>,
         reader: &mut ProcReader,
     ) {
+        let named = match self.audit_session {
+            // Where xexit has an audit login, that decides (see `belonging`).
+            Some(_) => Named::default(),
+            None => {
+                let outsiders = kinds.iter().filter(|(_, kin)| **kin == Kin::Outsider).map(|(pid, _)| *pid);
+                Named::find(members, outsiders, self.uid, reader)
+            }
+        };
         let mut found: Vec<(usize, Belonging)> = Vec::new();
         for (index, member) in members.iter().enumerate() {
             if member.verdict == Verdict::Unreadable {
-                found.push((index, self.belonging(member.pid, kinds, reader)));
+                found.push((index, self.belonging(member.pid, kinds, &named, reader)));
             }
         }
         // Another session is visible: an unreadable process of another login, or a readable
@@ -97,7 +108,7 @@ impl Rule {
     }
 
     /// Which login an unreadable process belongs to.
-    fn belonging(&self, pid: i32, kinds: &HashMap<i32, Kin>, reader: &mut ProcReader) -> Belonging {
+    fn belonging(&self, pid: i32, kinds: &HashMap<i32, Kin>, named: &Named, reader: &mut ProcReader) -> Belonging {
         // A process that exited while it was examined tells nothing (it is gone): not another
         // login, which would spare the session's other unreadable processes with it.
         let Ok(sessionid) = reader.read(pid, "sessionid").map(proc::parse_audit_id) else {
@@ -136,7 +147,8 @@ impl Rule {
                 _ => {}
             }
         }
-        session_tie.map_or(Belonging::Unknown, Belonging::Session)
+        // What the session names in its environment is its own (see `Named`).
+        session_tie.or_else(|| named.why(pid)).map_or(Belonging::Unknown, Belonging::Session)
     }
 
     /// Whether `pid` is a process of the target user (real and effective uid).

@@ -6,6 +6,7 @@ mod member;
 mod owner;
 mod selector;
 mod spare;
+mod spare_tree;
 mod spared;
 mod starters;
 mod tag;
@@ -190,11 +191,13 @@ impl Session {
                 sweep.members.push(m);
             }
         }
+        spare_tree::spare_descendants(&self.spare, &mut sweep.members, reader);
         reader.take_exhausted().map_or(Ok(sweep), Err).map_err(Error::Exhausted)
     }
 
     /// A sweep from what each process was found to be; unreadable ones are decided here.
-    fn decide(&self, examined: Vec<(i32, Examined)>, reader: &mut ProcReader) -> Result<Sweep, Error> {
+    fn decide(&self, mut examined: Vec<(i32, Examined)>, reader: &mut ProcReader) -> Result<Sweep, Error> {
+        spare_tree::spare_examined(&self.spare, &mut examined, reader).map_err(Error::Exhausted)?;
         let mut sweep =
             Sweep { missed: examined.is_empty() && matches!(self.scope, Scope::Cgroup(_)), ..Sweep::default() };
         let mut other_tags = Vec::new();
@@ -236,6 +239,7 @@ impl Session {
     /// the session, still the user's, not spared. An unreadable one was decided by the sweep.
     pub fn confirm(&self, pid: i32, reader: &mut ProcReader) -> bool {
         match self.examine(pid, reader, Detail::Plain) {
+            Examined::Member(m) if spare_tree::runs_under(&self.spare, m.pid, reader) => false,
             Examined::Member(m) => matches!(m.verdict, Verdict::Target | Verdict::Tied(_) | Verdict::Unreadable),
             _ => false,
         }

@@ -126,7 +126,8 @@ struct SessionArgs {
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = Unreadable::Auto)]
     unreadable: Unreadable,
 
-    /// Never signal processes running this program: a path, or a name in PATH (repeatable).
+    /// Never signal processes running this program, nor what they run: a path, or a name in
+    /// PATH (repeatable).
     #[arg(long, value_name = "PROGRAM", value_hint = ValueHint::CommandName)]
     spare: Vec<String>,
 }

@@ -10,9 +10,13 @@ use super::member::{Examined, Member, Verdict};
 use super::spare::{SpareProgram, spared_as};
 use crate::proc::ProcReader;
 
-/// The longest parent chain followed: far deeper than any real tree, and a bound where a
-/// racing look would see a cycle (a PID reused by a process's own descendant).
+/// The longest parent chain a look follows: far deeper than any real tree, and a bound where
+/// a racing look would see a cycle (a PID reused by a process's own descendant).
 const MAX_DEPTH: usize = 1024;
+/// The longest chain followed again right before a signal, where nothing is shared between
+/// processes: a user's chain of thousands of processes would otherwise cost that many reads
+/// per process. The look before it followed the whole chain.
+const RECHECK_DEPTH: usize = 32;
 
 /// The members that run under a `--spare` program are spared, with its name as the reason.
 /// Each process is looked at once per call, however many members share it as an ancestor.
@@ -24,7 +28,7 @@ pub fn spare_descendants<'a>(
     if spare.is_empty() {
         return;
     }
-    let mut tree = Tree { spare, known: HashMap::new() };
+    let mut tree = Tree { spare, known: HashMap::new(), max_depth: MAX_DEPTH };
     for member in members {
         if !matches!(member.verdict, Verdict::Spared(_))
             && let Some(name) = tree.spared_by(member.pid, reader)
@@ -47,10 +51,12 @@ pub fn spare_examined(
     reader.take_exhausted().map_or(Ok(()), Err)
 }
 
-/// Whether `pid` runs a `--spare` program or runs under one: checked again right before a
-/// signal, since a parent may have exec'd the spared program after the look.
+/// Whether `pid` runs a `--spare` program or runs under one (up to RECHECK_DEPTH above it):
+/// checked again right before a signal, since a parent may have exec'd the spared program
+/// after the look.
 pub fn runs_under(spare: &[SpareProgram], pid: i32, reader: &mut ProcReader) -> bool {
-    !spare.is_empty() && Tree { spare, known: HashMap::new() }.spared_by(pid, reader).is_some()
+    !spare.is_empty()
+        && Tree { spare, known: HashMap::new(), max_depth: RECHECK_DEPTH }.spared_by(pid, reader).is_some()
 }
 
 /// For one look: which processes run, or descend from, a spared program.
@@ -58,12 +64,14 @@ struct Tree<'a> {
     spare: &'a [SpareProgram],
     /// PID: the spared program it or one of its ancestors runs, if any.
     known: HashMap<i32, Option<String>>,
+    /// How many processes of one chain are read at most.
+    max_depth: usize,
 }
 
 impl Tree<'_> {
     /// The spared program `pid` or one of its ancestors runs. The chain ends at PID 1 (and
     /// 0, init's parent or one outside xexit's PID namespace), at a process already known, at
-    /// one gone, or at MAX_DEPTH; every process on it is then known.
+    /// one gone, or at `max_depth`; every process on it is then known.
     fn spared_by(&mut self, pid: i32, reader: &mut ProcReader) -> Option<String> {
         let mut chain = Vec::new();
         let mut at = pid;
@@ -71,7 +79,7 @@ impl Tree<'_> {
             if let Some(known) = self.known.get(&at) {
                 break known.clone();
             }
-            if at <= 1 || chain.len() >= MAX_DEPTH {
+            if at <= 1 || chain.len() >= self.max_depth {
                 break None;
             }
             chain.push(at);
@@ -102,7 +110,7 @@ mod tests {
         let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
         let (pid, parent) = (child.id() as i32, std::os::unix::process::parent_id() as i32);
         let mut reader = ProcReader::new().unwrap();
-        let mut tree = Tree { spare: &spare, known: HashMap::new() };
+        let mut tree = Tree { spare: &spare, known: HashMap::new(), max_depth: MAX_DEPTH };
         let (under, above) = (tree.spared_by(pid, &mut reader), tree.spared_by(parent, &mut reader));
         let _ = child.kill();
         let _ = child.wait();

@@ -63,6 +63,9 @@ pub fn run(command: Command) -> Result<Exit, Error> {
         Command::List(options) => list(&options),
         Command::End(options) => {
             logging::init(&options.log, LevelFilter::Info, false);
+            // Caught, and so ignored, while the schedule (bounded) runs: dying of TERM in a
+            // round would leave the processes held stopped so.
+            let _caught = crate::daemon::catch_signals()?;
             let session = Session::resolve(&options.session)?;
             let display = options.session.display.clone();
             end_session(&session, &options, Reason::Manual, display)

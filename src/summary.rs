@@ -69,13 +69,16 @@ fn grouped<'a>(programs: impl Iterator<Item = (&'a str, Option<&'static str>)>) 
 }
 
 /// A program's name, already printable (`proc::printable`), as the line shows it: with the
-/// line's own punctuation (space, comma, semicolon, colon, parentheses) as `\xHH` too, so
-/// that a name a process gives itself cannot pass for another count or reason.
+/// line's own punctuation (space, comma, semicolon, colon, parentheses) as `\xHH` too, and
+/// anything outside ASCII as `\u{HHHH}` (a no-break space or a Greek question mark looks
+/// like the line's own), so that a name a process gives itself cannot pass for another
+/// count or reason.
 fn shown_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         match c {
             ' ' | ',' | ';' | ':' | '(' | ')' => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if !c.is_ascii() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -90,6 +93,8 @@ mod tests {
     fn names_cannot_pass_for_the_lines_punctuation() {
         assert_eq!(shown_name("a, 9 spared; (x)"), "a\\x2c\\x209\\x20spared\\x3b\\x20\\x28x\\x29");
         assert_eq!(shown_name("tmux: x2\\n"), "tmux\\x3a\\x20x2\\n");
+        assert_eq!(shown_name("tmux\u{a0}x99"), "tmux\\u{a0}x99", "a no-break space is no space");
+        assert_eq!(shown_name("a\u{37e}b"), "a\\u{37e}b", "a Greek question mark is no semicolon");
         let spared = [("tmux", Some("--spare")), ("ssh-agent", Some("x")), ("tmux", Some("--spare"))];
         let shown = grouped(spared.into_iter());
         assert_eq!(shown, [("ssh-agent".to_string(), Some("x")), ("tmux x2".to_string(), Some("--spare"))]);

@@ -79,8 +79,13 @@ impl Tree<'_> {
             if let Some(known) = self.known.get(&at) {
                 break known.clone();
             }
-            if at <= 1 || chain.len() >= self.max_depth {
+            if at <= 1 {
                 break None;
+            }
+            if chain.len() >= self.max_depth {
+                // Cut short, not an answer: a process on this chain may still be within
+                // max_depth of a spared one, seen from a shorter walk.
+                return None;
             }
             chain.push(at);
             if let Some(name) = spared_as(self.spare, at) {

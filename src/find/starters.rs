@@ -74,8 +74,8 @@ impl Starters {
         }
         let mut pid = pid;
         loop {
-            if let Some(known) = self.known.iter().find(|s| s.pid == pid) {
-                return Starter::read(pid, reader).as_ref() == Some(known);
+            if self.known.iter().any(|s| s.pid == pid) {
+                return self.is_starter(pid, reader);
             }
             let Some(since) = self.since else { return false };
             let started = proc::start_time(pid).ok().flatten();

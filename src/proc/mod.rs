@@ -12,8 +12,7 @@ mod text;
 
 pub use self::status::{StatIds, Status};
 use self::status::{parse_exiting, parse_start_time, parse_stat_ids, stat_fields};
-use self::text::env_value;
-pub use self::text::printable;
+pub use self::text::{env_value, printable};
 
 /// Whether an error means xexit ran out of something (descriptors, memory), which says
 /// nothing about the process it was reading or holding: never take it for "gone".
@@ -167,10 +166,17 @@ impl ProcReader {
         Ok(stat.st_uid)
     }
 
-    /// The value of NAME in /proc/PID/environ (the first, as getenv finds it). An environment
-    /// larger than exec ever makes (rewritten with prctl PR_SET_MM) is an error
-    /// (FileTooLarge), told by its size in /proc/PID/stat before megabytes are read.
+    /// The value of NAME in /proc/PID/environ (the first, as getenv finds it), as `environ`
+    /// reads it.
     pub fn env_value(&mut self, pid: i32, name: &str) -> io::Result<Option<&[u8]>> {
+        Ok(env_value(self.environ(pid)?, name))
+    }
+
+    /// /proc/PID/environ, read once for as many variables as the caller looks up in it (see
+    /// `proc::env_value`). An environment larger than exec ever makes (rewritten with prctl
+    /// PR_SET_MM) is an error (FileTooLarge), told by its size in /proc/PID/stat before
+    /// megabytes are read.
+    pub fn environ(&mut self, pid: i32) -> io::Result<&[u8]> {
         let len = match self.open_and_read_up_to(pid, "environ", READ_BUFFER) {
             Err(e) if e.kind() == io::ErrorKind::FileTooLarge => match self.environ_size(pid) {
                 Some(size) if size <= MAX_FILE => self.open_and_read(pid, "environ")?,
@@ -178,7 +184,7 @@ impl ProcReader {
             },
             read => read?,
         };
-        Ok(env_value(&self.buf[..len], name))
+        Ok(&self.buf[..len])
     }
 
     /// The size of the environment, from env_start and env_end in /proc/PID/stat.

@@ -68,11 +68,12 @@ impl Named {
     }
 }
 
-/// The PIDs a process names in its environment, with the variable naming each.
+/// The PIDs a process names in its environment (read once), with the variable naming each.
 fn names(pid: i32, reader: &mut ProcReader) -> Vec<(&'static str, i32)> {
     let parse = |value: &[u8]| std::str::from_utf8(value).ok()?.trim().parse::<i32>().ok().filter(|pid| *pid > 1);
+    let Ok(environ) = reader.environ(pid) else { return Vec::new() };
     NAMING
         .iter()
-        .filter_map(|variable| Some((*variable, reader.env_value(pid, variable).ok().flatten().and_then(parse)?)))
+        .filter_map(|variable| Some((*variable, proc::env_value(environ, variable).and_then(parse)?)))
         .collect()
 }

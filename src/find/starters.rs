@@ -40,7 +40,14 @@ impl Starters {
     /// only carries the session (and hangs with an unplugged client).
     pub fn record(uid: u32, reader: &mut ProcReader) -> Starters {
         let mut known = Vec::new();
-        let own_session = rustix::process::getsid(None).map_or(0, |sid| sid.as_raw_nonzero().get());
+        // Read from /proc, not getsid(2): a session whose leader is outside this PID namespace
+        // (a container's, a CI runner's) has the number 0 here, and then no ancestor is known
+        // to be in it.
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let Some(own_session) = reader.stat_ids(me).map(|ids| ids.sid).filter(|&sid| sid > 0) else {
+            log::debug!("the process session's leader is outside this PID namespace: no starters recorded");
+            return Starters::default();
+        };
         let mut pid = rustix::process::getppid().map_or(1, |p| p.as_raw_nonzero().get());
         while pid > 1 {
             let Some(starter) = Starter::read(pid, reader) else { break };
@@ -80,7 +87,7 @@ impl Starters {
             let Some(since) = self.since else { return false };
             let started = proc::start_time(pid).ok().flatten();
             let Some(ids) = reader.stat_ids(pid) else { return false };
-            if started.is_none_or(|start| start < since) || ids.ppid <= 1 {
+            if started.is_none_or(|start| start < since) || ids.ppid < 1 {
                 return false;
             }
             pid = ids.ppid;
@@ -142,7 +149,23 @@ mod tests {
         assert_eq!(clock_ticks_per_second(), 100, "USER_HZ on Linux's common architectures");
     }
 
+    /// Runs the next test in a process session of its own, under `sh`, so that its parent is
+    /// a starter wherever the harness runs (whose own session may be outside the namespace).
     #[test]
+    fn a_parent_in_the_own_process_session_is_a_starter() {
+        let test = "find::starters::tests::the_tests_own_parent_is_recorded_and_held_while_it_is_the_same";
+        let run = std::process::Command::new("setsid")
+            .args(["sh", "-c", "\"$0\" --exact \"$1\" --include-ignored; exit $?"])
+            .arg(std::env::current_exe().unwrap())
+            .arg(test)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success() && out.contains(" 1 passed;"), "{test}: {}\n{out}", run.status);
+    }
+
+    #[test]
+    #[ignore = "run by a_parent_in_the_own_process_session_is_a_starter, in a session of its own"]
     fn the_tests_own_parent_is_recorded_and_held_while_it_is_the_same() {
         let mut reader = ProcReader::new().unwrap();
         let uid = rustix::process::getuid().as_raw();

@@ -152,6 +152,8 @@ struct SessionTargets<'a> {
 impl<'a> SessionTargets<'a> {
     fn new(session: &'a Session) -> Result<Self, find::Error> {
         let reader = ProcReader::new().map_err(find::Error::Proc)?;
+        // Said at the start of an end, where the kernel cannot list children.
+        crate::proc::has_children_files();
         let (last, names, announced) = (Sweep::default(), HashMap::new(), HashSet::new());
         Ok(SessionTargets { session, reader, last, names, announced, dry_run: false })
     }
@@ -190,8 +192,8 @@ impl end::Targets for SessionTargets<'_> {
         self.session.kill_all(&self.last)
     }
 
-    fn children(&mut self, pid: i32) -> Vec<i32> {
-        crate::proc::children(pid)
+    fn children(&mut self, parents: &[i32]) -> Vec<i32> {
+        crate::proc::children_of(parents)
     }
 
     fn recheck(&mut self, pid: i32) -> Option<u64> {
@@ -199,7 +201,7 @@ impl end::Targets for SessionTargets<'_> {
     }
 
     fn emptiness(&mut self) -> end::Emptiness {
-        self.session.emptiness(&self.last)
+        self.session.emptiness(&self.last, &mut self.reader)
     }
 
     fn program(&mut self, pid: i32) -> String {

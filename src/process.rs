@@ -88,6 +88,11 @@ impl LetGo {
         self.pid
     }
 
+    /// Whether `pid` is still this process, read now (false when that cannot be read).
+    pub fn is_same(&self) -> bool {
+        matches!(crate::proc::start_time(self.pid), Ok(Some(start)) if start == self.start)
+    }
+
     /// Whether the process still runs (a zombie has ended); when that cannot be read (no
     /// descriptor left), it is taken as running.
     pub fn is_running(&self) -> bool {

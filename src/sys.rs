@@ -98,3 +98,64 @@ pub fn ignore_hangup_and_terminate(command: &mut std::process::Command) {
         });
     }
 }
+
+/// Whether a fork as `uid` succeeds under an RLIMIT_NPROC of `limit`: the kernel refuses it
+/// (EAGAIN) once the user has `limit` tasks (threads included, counted until reaped, in every
+/// PID namespace), the probe itself among them. `None` when the probe could not run (the
+/// user's hard limit is below `limit`, or a call failed).
+///
+/// A child of xexit becomes `uid` (groups dropped, `gid`), lowers its limit and forks once;
+/// what it learns comes back as its exit status.
+pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Option<bool> {
+    const BELOW: i32 = 0;
+    const AT_LIMIT: i32 = 1;
+    // SAFETY: the child makes only raw system calls (setgroups, setresgid, setresuid,
+    // prlimit, fork, wait4, _exit) and allocates nothing, so it is sound even if xexit had
+    // other threads; it never returns into Rust. The grandchild only exits.
+    let probe = unsafe { libc::fork() };
+    if probe == 0 {
+        unsafe {
+            let root = libc::geteuid() == 0;
+            if root
+                && (libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
+                    || libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0
+                    || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0)
+            {
+                libc::_exit(2);
+            }
+            let mut rlimit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            if libc::getrlimit(libc::RLIMIT_NPROC, &mut rlimit) != 0 || rlimit.rlim_max < limit {
+                libc::_exit(2);
+            }
+            rlimit.rlim_cur = limit;
+            if libc::setrlimit(libc::RLIMIT_NPROC, &rlimit) != 0 {
+                libc::_exit(2);
+            }
+            let task = libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0);
+            if task == 0 {
+                libc::_exit(0);
+            }
+            if task < 0 {
+                let refused = *libc::__errno_location() == libc::EAGAIN;
+                libc::_exit(if refused { AT_LIMIT } else { 2 });
+            }
+            libc::waitpid(task as libc::pid_t, std::ptr::null_mut(), 0);
+            libc::_exit(BELOW);
+        }
+    }
+    if probe < 0 {
+        return None;
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked, writing into a local.
+    while unsafe { libc::waitpid(probe, &mut status, 0) } < 0 {
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return None;
+        }
+    }
+    match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+        Some(BELOW) => Some(true),
+        Some(AT_LIMIT) => Some(false),
+        _ => None,
+    }
+}

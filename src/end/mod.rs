@@ -221,7 +221,7 @@ impl<T: Targets> Rounds<'_, T> {
             // Those signalled and still alive were found before: still targets.
             let mut pids = self.followed();
             let held: HashSet<i32> = pids.iter().copied().collect();
-            let mut children: Vec<i32> = pids.iter().flat_map(|pid| self.targets.children(*pid)).collect();
+            let mut children = self.targets.children(&pids);
             children.retain(|child| !held.contains(child));
             children.sort_unstable();
             children.dedup();

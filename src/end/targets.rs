@@ -14,8 +14,8 @@ pub trait Targets {
     /// KILL to every target of the last look at once where that is safe (cgroup.kill);
     /// whether it was used.
     fn kill_all(&mut self) -> bool;
-    /// The children of `pid` (of all its threads), as the kernel lists them now.
-    fn children(&mut self, pid: i32) -> Vec<i32>;
+    /// The children of each of `parents` (of all their threads), as the kernel knows them now.
+    fn children(&mut self, parents: &[i32]) -> Vec<i32>;
     /// `pid`, just stopped, checked again: `None` when it is no longer a target (it exec'd a
     /// setuid program since `confirm`), else the signals it ignores (bit N-1 for signal N).
     fn recheck(&mut self, pid: i32) -> Option<u64>;

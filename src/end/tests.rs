@@ -44,7 +44,7 @@ impl Targets for Fake {
     fn kill_all(&mut self) -> bool {
         false
     }
-    fn children(&mut self, _pid: i32) -> Vec<i32> {
+    fn children(&mut self, _parents: &[i32]) -> Vec<i32> {
         Vec::new()
     }
     fn recheck(&mut self, pid: i32) -> Option<u64> {

@@ -39,6 +39,8 @@ impl<T: Targets> Rounds<'_, T> {
                 let targets = &mut *self.targets;
                 match ProcessRef::open_verified(pid, || targets.confirm(pid)) {
                     Ok(Some(process)) if process.stop() => stopped.push(process),
+                    // No longer the session's, and left stopped by an earlier round.
+                    Ok(None) if self.left_stopped.contains(&pid) => self.continue_stopped(pid),
                     Ok(_) => {}
                     // Out of descriptors all the same: let go of all held, and try once more.
                     Err(e) if is_exhaustion(&e) && retried != Some(pid) => {
@@ -76,17 +78,20 @@ impl<T: Targets> Rounds<'_, T> {
 
     /// Checks each of `stopped` again, now that it cannot run: it may have exec'd a setuid
     /// program (no longer the user's) since the first check; such a one is continued and let
-    /// go. The others are held, and their children queued.
+    /// go. The others are held, and their children queued (read in one go, while all are
+    /// stopped: where the kernel has no children files that is one pass over /proc).
     fn check_stopped(&mut self, stopped: Vec<ProcessRef>, held: &mut Vec<(ProcessRef, u64)>, queue: &mut Vec<i32>) {
+        let mut parents = Vec::new();
         for process in stopped {
             let pid = process.pid();
             let Some(ignored) = self.targets.recheck(pid) else {
                 process.send(Signal::CONT);
                 continue;
             };
-            queue.extend(self.targets.children(pid));
+            parents.push(pid);
             held.push((process, ignored));
         }
+        queue.extend(self.targets.children(&parents));
     }
 
     /// Makes room in the budget: signals those held (stopped) so far, and lets go of the
@@ -133,10 +138,22 @@ impl<T: Targets> Rounds<'_, T> {
     /// Continues whatever was left stopped and still lives (it outlived the schedule).
     pub(super) fn continue_left_stopped(&mut self) {
         for pid in std::mem::take(&mut self.left_stopped) {
-            let targets = &mut *self.targets;
-            if let Ok(Some(process)) = ProcessRef::open_verified(pid, || targets.confirm(pid)) {
-                process.send(Signal::CONT);
-            }
+            self.continue_stopped(pid);
+        }
+    }
+
+    /// Continues `pid`, which xexit left stopped, whatever it is now: one that exec'd a
+    /// setuid program since (its exec was under way when it was checked) is no longer the
+    /// session's, but only xexit would continue it. Through the pidfd held, or one opened
+    /// anew for the same process (PID and start time).
+    pub(super) fn continue_stopped(&mut self, pid: i32) {
+        self.left_stopped.remove(&pid);
+        if let Some(held) = self.alive.iter().rev().find(|process| process.pid() == pid) {
+            held.send(Signal::CONT);
+        } else if let Some(let_go) = self.let_go.iter().find(|l| l.pid() == pid)
+            && let Ok(Some(process)) = ProcessRef::open_verified(pid, || let_go.is_same())
+        {
+            process.send(Signal::CONT);
         }
     }
 }

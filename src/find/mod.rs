@@ -1,6 +1,7 @@
 //! Which processes make up the session: the scope it resolves to, and the decision per
 //! process (a member to end, one to spare, or none of the session's business).
 
+mod census;
 mod cgroup;
 mod member;
 mod owner;
@@ -24,7 +25,6 @@ pub use self::starters::Starters;
 use self::tag::{OVERSIZED, Tag};
 pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
-use crate::end::Emptiness;
 use crate::error::Exit;
 use crate::proc::{self, ProcReader, ReadError, Status};
 use crate::process::is_self;
@@ -273,26 +273,6 @@ impl Session {
     pub fn kill_all(&self, sweep: &Sweep) -> bool {
         let Scope::Cgroup(cgroup) = &self.scope else { return false };
         !sweep.scope_has_others && cgroup.kill_all()
-    }
-
-    /// What a sweep that found no target is worth. Only a cgroup can say the session is
-    /// empty for sure (see `Cgroup::is_empty`); and while it still holds a process the sweep
-    /// missed, no look that sees nothing is to be believed.
-    pub fn emptiness(&self, sweep: &Sweep) -> Emptiness {
-        match &self.scope {
-            Scope::Cgroup(cgroup) if cgroup.is_empty() => Emptiness::Sure,
-            Scope::Cgroup(cgroup) if !sweep.strangers.is_empty() => Emptiness::Unseen(format!(
-                "cgroup {} still holds processes of the user's subordinate uids (a rootless container), which xexit does not end: {}",
-                cgroup.path,
-                sweep.strangers.join(", ")
-            )),
-            Scope::Cgroup(cgroup) if sweep.missed => Emptiness::Unseen(format!(
-                "cgroup {} still holds processes xexit could not examine (they exited or moved while \
-                 it looked, or run in a PID namespace it cannot see)",
-                cgroup.path
-            )),
-            _ => Emptiness::Unproven,
-        }
     }
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.

@@ -7,9 +7,11 @@ use std::os::fd::OwnedFd;
 
 use rustix::fs::{Mode, OFlags};
 
+mod children;
 mod status;
 mod text;
 
+pub use self::children::{children, children_of, has_children_files};
 pub use self::status::{StatIds, Status};
 use self::status::{parse_exiting, parse_start_time, parse_stat_ids, stat_fields};
 pub use self::text::{env_value, printable};
@@ -328,18 +330,6 @@ pub fn start_time(pid: i32) -> io::Result<Option<u64>> {
 /// Whether `pid` is exiting (not yet a zombie); false where that cannot be read.
 pub fn is_exiting(pid: i32) -> bool {
     std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|stat| parse_exiting(&stat))
-}
-
-/// The children of every thread of `pid` (/proc/PID/task/TID/children).
-pub fn children(pid: i32) -> Vec<i32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
-    let mut found = Vec::new();
-    for task in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            found.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
-        }
-    }
-    found
 }
 
 /// A thread of `pid` other than its main thread, if one runs.

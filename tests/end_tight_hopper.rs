@@ -1,0 +1,88 @@
+//! A tight fork-and-exit loop (each process forks its successor and exits at once, ignoring
+//! TERM; a subreaper reaps them), found by its tag, ended as root: exit 0 only with the chain
+//! dead. Most of its processes live for less than a read of /proc, so a look may see none of
+//! it; the kernel's count of the user's tasks still holds them, and then xexit exits 1 saying
+//! so. Run with the kernel's children files and without them (the PPid pass).
+mod common;
+use common::*;
+use std::time::Duration;
+
+/// As root: becomes a child subreaper, starts the chain as the user (uid, gid in argv), and
+/// reaps it. The chain's environment carries the tag (it is exec'd with it).
+const REAPER: &str = "import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+if os.fork() == 0:
+    os.setgroups([])
+    os.setgid(int(sys.argv[2]))
+    os.setuid(int(sys.argv[1]))
+    os.execve(sys.executable, [sys.executable, '-c', sys.argv[3]], {'XEXIT_TEST_TAG': sys.argv[4]})
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        signal.pause()
+";
+
+/// The chain: each process forks and exits at once.
+const HOPPER: &str = "import os, signal
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+while True:
+    try:
+        if os.fork():
+            os._exit(0)
+    except OSError:
+        pass
+";
+
+const RUNS: usize = 6;
+
+#[test]
+fn a_tight_fork_and_exit_loop_is_ended_or_reported_never_exit_0_alive() {
+    if !need_root() || !need_program("python3") {
+        return;
+    }
+    let Some(cgroup) = TestCgroup::create("tight-hopper") else { return };
+    let user = TestUser::get("xxtighthop");
+    let python = std::fs::canonicalize("/usr/bin/python3").unwrap();
+    let mut tally = [0usize; 2];
+    for run_index in 0..RUNS {
+        let without_children_files = run_index % 2 == 1;
+        let tag = format!("tight{run_index}");
+        let mut reaper = clean_command(python.to_str().unwrap());
+        reaper.args(["-c", REAPER, &user.uid.to_string(), &user.gid.to_string(), HOPPER, &tag]);
+        cgroup.place(&mut reaper);
+        let mut reaper = reaper.spawn().unwrap();
+        let reaper_pid = reaper.id() as i32;
+        let chain = || cgroup.pids().into_iter().filter(|pid| *pid != reaper_pid).count();
+        assert!(wait_for(Duration::from_secs(5), || chain() > 0), "the chain never started");
+        std::thread::sleep(Duration::from_millis(200));
+        let mut end = xexit(&["end", "--no-hooks", "--schedule", "TERM/0.5/KILL/1", "--user", &user.name]);
+        end.args(["--session", &format!("env:XEXIT_TEST_TAG={tag}")]);
+        if without_children_files {
+            end.env("XEXIT_TEST_NO_CHILDREN_FILES", "1");
+        }
+        let output = run(&mut end);
+        std::thread::sleep(Duration::from_millis(300));
+        let alive_after = chain();
+        let log = stderr_of(&output);
+        std::fs::write(cgroup.dir.join("cgroup.kill"), "1").unwrap();
+        let _ = reaper.wait();
+        assert!(wait_for(Duration::from_secs(5), || cgroup.pids().is_empty()), "cgroup.kill left the chain");
+        let kind = if without_children_files { "without children files" } else { "with children files" };
+        if without_children_files {
+            assert!(log.contains("no /proc/PID/task/TID/children"), "{kind}: the PPid pass was not said\n{log}");
+        }
+        match output.status.code() {
+            Some(0) => {
+                assert_eq!(alive_after, 0, "run {run_index}, {kind}: exit 0 while the chain runs\n{log}");
+                tally[0] += 1;
+            }
+            Some(1) => {
+                assert!(log.contains("survived:"), "run {run_index}, {kind}: exit 1 naming nothing\n{log}");
+                tally[1] += 1;
+            }
+            code => panic!("run {run_index}, {kind}: exit {code:?}\n{log}"),
+        }
+    }
+    eprintln!("{RUNS} runs: {} ended (exit 0), {} reported (exit 1)", tally[0], tally[1]);
+}

@@ -1,14 +1,10 @@
 //! Cgroups: where the hierarchies are mounted, which one a login session is in, who is in a
 //! cgroup, and ending all of them at once.
 
-use std::collections::BTreeSet;
-use std::io;
 use std::path::{Path, PathBuf};
 
-use std::os::fd::OwnedFd;
-
-use rustix::fs::{Mode, OFlags};
-
+pub use super::cgroup_tree::Listing;
+use super::cgroup_tree::{is_removed, walk};
 use crate::proc::{ReadError, read_text};
 
 /// Which line of /proc/PID/cgroup names the hierarchy.
@@ -57,45 +53,9 @@ impl Cgroup {
         })
     }
 
-    /// Every PID listed in this cgroup and its descendants. The tree is walked one directory
-    /// descriptor at a time, so no depth or name length of the user's sub-cgroups makes a
-    /// path too long. A cgroup removed while it is walked was empty (only an empty cgroup can
-    /// be removed), and a threaded one's processes are listed by its domain above it; one that
-    /// cannot be read otherwise is named in `unread`, never an error that stops the end.
+    /// Every PID listed in this cgroup and its descendants (see `cgroup_tree::walk`).
     pub fn pids(&self) -> Result<Listing, ReadError> {
-        let top = self.dir();
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(&top, flags, Mode::empty()).map_err(|e| ReadError::new(top.display(), e.into()))?;
-        let mut listing = Listing::default();
-        let mut dirs = vec![(fd, self.path.clone())];
-        while let Some((dir, path)) = dirs.pop() {
-            match read_at(&dir, "cgroup.procs") {
-                Ok(text) => listing.pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
-                Err(e) if is_removed(&e) || e.raw_os_error() == Some(libc::EOPNOTSUPP) => {}
-                Err(e) if path == self.path => return Err(ReadError::new(top.join("cgroup.procs").display(), e)),
-                Err(e) => listing.unread.push(format!("{path}: {e}")),
-            }
-            let entries = match rustix::fs::Dir::read_from(&dir) {
-                Ok(entries) => entries,
-                Err(e) if is_removed(&e.into()) => continue,
-                Err(e) => {
-                    listing.unread.push(format!("{path}: {e}"));
-                    continue;
-                }
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if entry.file_type() != rustix::fs::FileType::Directory || name == "." || name == ".." {
-                    continue;
-                }
-                match rustix::fs::openat(&dir, entry.file_name(), flags, Mode::empty()) {
-                    Ok(child) => dirs.push((child, format!("{path}/{name}"))),
-                    Err(e) if is_removed(&e.into()) => {}
-                    Err(e) => listing.unread.push(format!("{path}/{name}: {e}")),
-                }
-            }
-        }
-        Ok(listing)
+        walk(&self.dir(), &self.path)
     }
 
     /// Whether no process is left in the cgroup or below it. On v2 cgroup.events says so
@@ -125,33 +85,6 @@ impl Cgroup {
         log::debug!("wrote 1 to {}", file.display());
         true
     }
-}
-
-/// What a walk of a cgroup's tree found.
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub pids: BTreeSet<i32>,
-    /// The sub-cgroups that could not be read, with why: what is in them is unknown.
-    pub unread: Vec<String>,
-}
-
-/// The whole of the small file `name` in directory `dir`.
-fn read_at(dir: &OwnedFd, name: &str) -> io::Result<String> {
-    let file = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut text = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match rustix::io::read(&file, &mut buf)? {
-            0 => return Ok(String::from_utf8_lossy(&text).into_owned()),
-            n => text.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// The errors of a cgroup removed under our feet: gone from its parent (ENOENT), or removed
-/// while one of its files was open (ENODEV).
-fn is_removed(error: &io::Error) -> bool {
-    error.kind() == io::ErrorKind::NotFound || error.raw_os_error() == Some(rustix::io::Errno::NODEV.raw_os_error())
 }
 
 /// The `populated` line of cgroup.events: whether any process is in the cgroup or below. A

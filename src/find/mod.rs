@@ -3,6 +3,7 @@
 
 mod census;
 mod cgroup;
+mod cgroup_tree;
 mod member;
 mod owner;
 mod selector;
@@ -158,7 +159,7 @@ impl Session {
             Scope::Cgroup(cgroup) => {
                 let listing = cgroup.pids()?;
                 if !listing.unread.is_empty() {
-                    log::warn!("cannot read all of cgroup {}: {}", cgroup.path, listing.unread.join("; "));
+                    log::warn!("cannot read all of cgroup {}: {}", cgroup.path, listing.unread);
                     unread = true;
                 }
                 let examined = listing.pids.into_iter().map(|pid| (pid, examine(pid, reader))).collect();

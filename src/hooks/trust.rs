@@ -126,7 +126,18 @@ impl Trust {
     /// Opens the directory `path` for reading, after checking it and every directory above
     /// it (and every symbolic link on the way) as `check_dir` says.
     pub fn open_dir(self, path: &Path) -> Result<(OwnedFd, PathBuf), Problem> {
-        let (fd, _, resolved) = self.walk(path, false)?;
+        self.open_dir_as(path, Leaf::Dir)
+    }
+
+    /// Like `open_dir`, but `path` itself may be writable by all when it is sticky and a
+    /// trusted owner's (like /tmp): for making a new entry of xexit's own in it, which no one
+    /// else can then rename or remove.
+    pub fn open_shared_dir(self, path: &Path) -> Result<(OwnedFd, PathBuf), Problem> {
+        self.open_dir_as(path, Leaf::SharedDir)
+    }
+
+    fn open_dir_as(self, path: &Path, leaf: Leaf) -> Result<(OwnedFd, PathBuf), Problem> {
+        let (fd, _, resolved) = self.walk(path, leaf)?;
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir = rustix::fs::openat(&fd, ".", flags, Mode::empty())
             .map_err(|e| Problem::Unusable(resolved.clone(), format!("cannot read it: {e}")))?;
@@ -136,11 +147,12 @@ impl Trust {
     /// Opens the file `path` for reading after checking every directory above it; the file
     /// itself is for the caller to check, on the returned descriptor and its status.
     pub fn open_file(self, path: &Path) -> Result<(OwnedFd, Stat), Problem> {
-        let (fd, stat, _) = self.walk(path, true)?;
+        let (fd, stat, _) = self.walk(path, Leaf::File)?;
         Ok((fd, stat))
     }
 
-    fn walk(self, path: &Path, file: bool) -> Result<(OwnedFd, Stat, PathBuf), Problem> {
+    fn walk(self, path: &Path, leaf: Leaf) -> Result<(OwnedFd, Stat, PathBuf), Problem> {
+        let file = leaf == Leaf::File;
         let unusable = |path: &Path, e: Errno| Problem::Unusable(path.to_path_buf(), e.to_string());
         let absolute = match path.is_absolute() {
             true => path.to_path_buf(),
@@ -200,7 +212,7 @@ impl Trust {
             };
             let stat = rustix::fs::fstat(&fd).map_err(|e| unusable(&here, e))?;
             if !(last && file) {
-                self.check_dir(&fd, &stat, &here, !last)?;
+                self.check_dir(&fd, &stat, &here, !last || leaf == Leaf::SharedDir)?;
             }
             chain.push((fd, stat, here));
         }
@@ -210,6 +222,17 @@ impl Trust {
         }
         Ok((fd, stat, path))
     }
+}
+
+/// What the last component of a walked path must be, and how it is checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leaf {
+    /// A file, checked by the caller.
+    File,
+    /// A directory only trusted owners may write.
+    Dir,
+    /// A directory that may also be sticky and writable by all, as the ones above it.
+    SharedDir,
 }
 
 /// The normal components of `path`, with `..` kept; `.` and `/` dropped.

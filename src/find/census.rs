@@ -6,12 +6,16 @@
 use super::tag::Tag;
 use super::{Scope, Session, Sweep};
 use crate::end::Emptiness;
+use std::collections::HashMap;
+
 use crate::proc::{self, ProcReader};
 
-/// How many counts are made before the user's tasks are taken as all accounted for: each
-/// finds the hopper's live process, but a zombie of its chain (waiting to be reaped) that the
-/// read of /proc counted and the kernel no longer does can make up for it in one.
+/// How many counts must all find tasks /proc does not account for before that is believed:
+/// a process another login of the user runs for less than BETWEEN makes one count too high,
+/// but seldom three in a row. A hopper's live process is in every count.
 const SAMPLES: u32 = 3;
+/// The pause between two counts.
+const BETWEEN: std::time::Duration = std::time::Duration::from_millis(20);
 /// The group a probe runs as for a uid the user database does not know.
 const NO_GROUP: u32 = 65534;
 
@@ -47,28 +51,37 @@ impl Session {
     }
 
     /// How many tasks of the user the kernel counts beyond those of the processes /proc shows
-    /// outside the session, when a count finds some; `None` when every count agrees, or none
-    /// can be made (root, whom the limit does not count; a probe that failed).
+    /// outside the session, when every count finds some; `None` when one agrees, or none can
+    /// be made (root, whom the limit does not count; a probe that failed).
     fn unaccounted_tasks(&self, reader: &mut ProcReader) -> Option<u64> {
         let uid = self.uid.filter(|uid| *uid != 0)?;
         let gid = nix::unistd::User::from_uid(uid.into()).ok().flatten().map_or(NO_GROUP, |user| user.gid.as_raw());
+        let mut before = self.outside_tasks(uid, reader)?;
+        let mut fewest = u64::MAX;
         for _ in 0..SAMPLES {
-            let accounted = self.accounted_tasks(uid, reader)?;
-            log::debug!("{accounted} tasks of uid {uid} accounted for in /proc");
-            // The probe is one task more; a fork within accounted + 2 means there is no other.
-            if !crate::sys::fork_as_user_within(uid, gid, accounted + 2)? {
-                return Some(excess(uid, gid, accounted).unwrap_or(1));
+            std::thread::sleep(BETWEEN);
+            let counted = count_tasks(uid, gid)?;
+            let now = self.outside_tasks(uid, reader)?;
+            // Only what was there at both reads of /proc: a hopper's processes and zombies
+            // live far shorter, and are in the count alone.
+            let accounted: u64 = now.iter().filter(|(id, _)| before.contains_key(id)).map(|(_, tasks)| *tasks).sum();
+            log::debug!("the kernel counts {counted} tasks of uid {uid}, /proc accounts for {accounted}");
+            if counted <= accounted {
+                return None;
             }
+            fewest = fewest.min(counted - accounted);
+            before = now;
         }
-        None
+        Some(fewest)
     }
 
-    /// The tasks (threads) of the processes of the user, or of a subordinate uid, that /proc
-    /// shows outside the session: without its tag or with another, zombies, xexit itself. One
-    /// with the session's tag is not counted: the look that found nothing missed it.
-    fn accounted_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<u64> {
+    /// The processes of the user, or of a subordinate uid, that /proc shows outside the
+    /// session (without its tag or with another, zombies, xexit itself), by PID and start
+    /// time, with their tasks (threads). One with the session's tag, or exiting (its
+    /// environment may read as empty), is left out.
+    fn outside_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<HashMap<(i32, u64), u64>> {
         let ours = |id: u32| id == uid || self.subordinate.iter().any(|r| r.contains(&u64::from(id)));
-        let mut tasks = 0;
+        let mut found = HashMap::new();
         for pid in proc::list_pids().ok()? {
             // A stat of /proc/PID passes over another user's process; root's (setuid, or the
             // user's made non-dumpable) needs its status.
@@ -77,27 +90,35 @@ impl Session {
                 _ => continue,
             }
             let Some(status) = reader.status(pid).filter(|s| ours(s.real_uid)) else { continue };
-            let counted = if crate::process::is_self(pid) {
-                // Its /proc scan threads have ended by the time of the probe.
+            let Some(start) = reader.read(pid, "stat").ok().and_then(started) else { continue };
+            let tasks = if crate::process::is_self(pid) {
+                // Its /proc scan threads have ended by the time of the count.
                 1
-            } else if status.is_zombie() || !matches!(self.read_tag(reader, pid, false), Tag::Same | Tag::Gone) {
+            } else if status.is_zombie()
+                || (!matches!(self.read_tag(reader, pid, false), Tag::Same | Tag::Gone) && !proc::is_exiting(pid))
+            {
                 status.threads.max(1)
             } else {
-                0
+                continue;
             };
-            tasks += u64::from(counted);
+            found.insert((pid, start), u64::from(tasks));
         }
-        Some(tasks)
+        Some(found)
     }
 }
 
-/// The tasks of `uid` beyond `accounted`: the smallest limit a fork succeeds within, found by
-/// doubling then halving (a few forks).
-fn excess(uid: u32, gid: u32, accounted: u64) -> Option<u64> {
-    let floor = accounted + 2;
-    let (mut low, mut high) = (floor, floor + 2);
+/// The start time (field 22) of a process, a zombie's too.
+fn started(stat: &[u8]) -> Option<u64> {
+    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
+    std::str::from_utf8(after_name).ok()?.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// How many tasks `uid` has, the probe not counted: the smallest limit a fork as the user
+/// succeeds within, less the probe and its fork, found by doubling then halving.
+fn count_tasks(uid: u32, gid: u32) -> Option<u64> {
+    let (mut low, mut high) = (1, 2);
     while !crate::sys::fork_as_user_within(uid, gid, high)? {
-        (low, high) = (high, floor + (high - floor) * 2);
+        (low, high) = (high, high * 2);
     }
     while high - low > 1 {
         let middle = low + (high - low) / 2;
@@ -107,5 +128,5 @@ fn excess(uid: u32, gid: u32, accounted: u64) -> Option<u64> {
             low = middle;
         }
     }
-    Some(high - floor)
+    Some(high - 2)
 }

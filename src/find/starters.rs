@@ -66,8 +66,7 @@ impl Starters {
     /// that on, what a starter starts is its own.
     pub fn lost(&mut self, silent_for: Duration) {
         let ticks_per_second = clock_ticks_per_second();
-        let boot = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-        let now = boot.tv_sec as u64 * ticks_per_second + boot.tv_nsec as u64 * ticks_per_second / 1_000_000_000;
+        let now = now_in_ticks();
         let back = (silent_for + BEFORE_LOSS).as_millis() as u64 * ticks_per_second / 1000;
         self.since = Some(now.saturating_sub(back));
     }
@@ -120,6 +119,13 @@ impl Starters {
         self.known.clear();
         !first.is_empty()
     }
+}
+
+/// Now, as the start times in /proc count: clock ticks since boot.
+fn now_in_ticks() -> u64 {
+    let ticks_per_second = clock_ticks_per_second();
+    let boot = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    boot.tv_sec as u64 * ticks_per_second + boot.tv_nsec as u64 * ticks_per_second / 1_000_000_000
 }
 
 /// The unit of the start times in /proc (USER_HZ), as the kernel gives it to every process

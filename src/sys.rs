@@ -159,3 +159,20 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Option<bool> {
         _ => None,
     }
 }
+
+/// Where `byte` first occurs in `haystack`: libc's memchr, which is fast in every build
+/// (environments of megabytes are searched; the test build is not optimized).
+pub fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
+    // SAFETY: the pointer and length describe `haystack`, which is borrowed for the call; a
+    // result is a pointer into it, at or after its start.
+    let found = unsafe { libc::memchr(haystack.as_ptr().cast(), i32::from(byte), haystack.len()) };
+    (!found.is_null()).then(|| found as usize - haystack.as_ptr() as usize)
+}
+
+/// Where `needle` first occurs in `haystack` (libc's memmem, as `find_byte`).
+pub fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    // SAFETY: both pointers and lengths describe slices borrowed for the call; a result is a
+    // pointer into `haystack`, at or after its start.
+    let found = unsafe { libc::memmem(haystack.as_ptr().cast(), haystack.len(), needle.as_ptr().cast(), needle.len()) };
+    (!found.is_null()).then(|| found as usize - haystack.as_ptr() as usize)
+}

@@ -14,7 +14,7 @@ pub enum Tag {
     Other,
     Absent,
     Unreadable,
-    /// Larger than exec makes (see ProcReader::env_value): rewritten on purpose.
+    /// Larger than exec makes (see MAX_ENVIRON in proc/environ.rs): rewritten on purpose.
     Oversized,
     Gone,
 }
@@ -43,10 +43,16 @@ impl Session {
     /// user's for `ProcReader::mostly_own`.
     pub(super) fn read_tag(&self, reader: &mut ProcReader, pid: i32, counted: bool) -> Tag {
         let Some(name) = self.scope.tag_name() else { return Tag::Absent };
-        let tag = match reader.env_value(pid, name) {
-            Ok(Some(found)) if self.scope.tag_matches(found) => Tag::Same,
-            Ok(Some(_)) => Tag::Other,
-            Ok(None) => Tag::Absent,
+        let (absent, same, other) = (0, 1, 2);
+        let judge = |_, found: Option<&[u8]>| match found {
+            Some(found) if self.scope.tag_matches(found) => same,
+            Some(_) => other,
+            None => absent,
+        };
+        let tag = match reader.env_judge(pid, &[name], judge).as_deref() {
+            Ok([judged]) if *judged == same => Tag::Same,
+            Ok([judged]) if *judged == other => Tag::Other,
+            Ok(_) => Tag::Absent,
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
             Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Oversized,
             Err(_) => Tag::Gone,

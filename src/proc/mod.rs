@@ -8,13 +8,15 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 
 mod children;
+mod environ;
 mod status;
 mod text;
 
 pub use self::children::{children, children_of, has_children_files};
+use self::environ::EnvCache;
 pub use self::status::{StatIds, Status};
-use self::status::{parse_exiting, parse_start_time, parse_stat_ids, stat_fields};
-pub use self::text::{env_value, printable};
+use self::status::{parse_exiting, parse_start_time, parse_stat_ids};
+pub use self::text::printable;
 
 /// Whether an error means xexit ran out of something (descriptors, memory), which says
 /// nothing about the process it was reading or holding: never take it for "gone".
@@ -67,6 +69,7 @@ pub fn scan<T: Send>(
         let all = pids.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
         return reader.take_exhausted().map_or(Ok(all), Err);
     }
+    let cache = reader.env_cache.clone();
     let (tx, rx) = std::sync::mpsc::channel::<Vec<i32>>();
     let rx = std::sync::Mutex::new(rx);
     let next_chunk = || rx.lock().ok().and_then(|rx| rx.recv().ok());
@@ -84,6 +87,7 @@ pub fn scan<T: Send>(
                     // A helper that cannot set up leaves its chunks to the others.
                     crate::sys::unshare_fd_table().ok()?;
                     let mut own = ProcReader::new().ok()?;
+                    own.env_cache = cache.clone();
                     let examined = examine_chunks(&mut own);
                     Some((examined, own.take_exhausted()))
                 })
@@ -105,9 +109,8 @@ pub fn scan<T: Send>(
     })
 }
 
-/// The largest /proc file read whole. The kernel caps a process's argv and environment
-/// together at 6 MiB (a quarter of an 8 MiB stack limit, at most 3/4 of _STK_LIM), so a
-/// larger file is an error, never a reason to grow without bound.
+/// The largest /proc file read whole: an error past it, never a reason to grow without bound.
+/// (An environment is read in chunks, up to MAX_ENVIRON.)
 const MAX_FILE: usize = 8 << 20;
 
 /// Reads /proc/PID/FILE through one directory fd and one buffer. A scan of 10,000 processes
@@ -127,6 +130,8 @@ pub struct ProcReader {
     /// what is cheapest to read first depends on which is the rule (see `mostly_own`).
     seen: u32,
     own: u32,
+    /// What was made of large environments (see `env_judge`), shared with the scan helpers.
+    env_cache: EnvCache,
 }
 
 /// The read buffer's size: room for nearly every /proc file in one read.
@@ -150,6 +155,7 @@ impl ProcReader {
             exhausted: None,
             seen: 0,
             own: 0,
+            env_cache: EnvCache::default(),
         })
     }
 
@@ -168,36 +174,6 @@ impl ProcReader {
         Ok(stat.st_uid)
     }
 
-    /// The value of NAME in /proc/PID/environ (the first, as getenv finds it), as `environ`
-    /// reads it.
-    pub fn env_value(&mut self, pid: i32, name: &str) -> io::Result<Option<&[u8]>> {
-        Ok(env_value(self.environ(pid)?, name))
-    }
-
-    /// /proc/PID/environ, read once for as many variables as the caller looks up in it (see
-    /// `proc::env_value`). An environment larger than exec ever makes (rewritten with prctl
-    /// PR_SET_MM) is an error (FileTooLarge), told by its size in /proc/PID/stat before
-    /// megabytes are read.
-    pub fn environ(&mut self, pid: i32) -> io::Result<&[u8]> {
-        let len = match self.open_and_read_up_to(pid, "environ", READ_BUFFER) {
-            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => match self.environ_size(pid) {
-                Some(size) if size <= MAX_FILE => self.open_and_read(pid, "environ")?,
-                _ => return Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("more than {MAX_FILE} bytes"))),
-            },
-            read => read?,
-        };
-        Ok(&self.buf[..len])
-    }
-
-    /// The size of the environment, from env_start and env_end in /proc/PID/stat.
-    fn environ_size(&mut self, pid: i32) -> Option<usize> {
-        let mut fields = stat_fields(self.read(pid, "stat").ok()?)?;
-        // Fields 50 and 51 of stat; the state, field 3, is the first after the name.
-        let start = fields.nth(47)?.parse::<usize>().ok()?;
-        let end = fields.next()?.parse::<usize>().ok()?;
-        end.checked_sub(start)
-    }
-
     /// The whole of /proc/PID/FILE, up to MAX_FILE bytes; the length read into the buffer.
     fn open_and_read(&mut self, pid: i32, file: &str) -> io::Result<usize> {
         self.open_and_read_up_to(pid, file, MAX_FILE)
@@ -206,6 +182,17 @@ impl ProcReader {
     /// The whole of /proc/PID/FILE into the buffer, up to `limit` bytes (FileTooLarge past
     /// it); the length read. The file is closed with the next batch.
     fn open_and_read_up_to(&mut self, pid: i32, file: &str, limit: usize) -> io::Result<usize> {
+        self.open_reading(pid, file, |fd, buf| read_whole(fd, buf, limit))
+    }
+
+    /// Opens /proc/PID/FILE and reads it into the buffer with `read`; what that returns. The
+    /// file is closed with the next batch: until then it is the last of `to_close`.
+    fn open_reading(
+        &mut self,
+        pid: i32,
+        file: &str,
+        read: impl Fn(&OwnedFd, &mut Vec<u8>) -> io::Result<usize>,
+    ) -> io::Result<usize> {
         if self.to_close.len() >= self.close_batch {
             crate::sys::close_all(std::mem::take(&mut self.to_close));
         }
@@ -215,7 +202,7 @@ impl ProcReader {
         }
         self.path.clear();
         let _ = write!(self.path, "{pid}/{file}");
-        let mut result = self.open_and_read_path(limit);
+        let mut result = self.open_and_read_path(&read);
         // A main thread that exited (pthread_exit) has no memory to read its environment or
         // command line from, while its other threads run on with it: read through one of them.
         if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::ESRCH))
@@ -223,7 +210,7 @@ impl ProcReader {
         {
             self.path.clear();
             let _ = write!(self.path, "{pid}/task/{thread}/{file}");
-            result = self.open_and_read_path(limit);
+            result = self.open_and_read_path(&read);
         }
         if let Err(e) = &result
             && is_exhaustion(e)
@@ -236,9 +223,12 @@ impl ProcReader {
         Ok(len)
     }
 
-    fn open_and_read_path(&mut self, limit: usize) -> io::Result<(OwnedFd, usize)> {
+    fn open_and_read_path(
+        &mut self,
+        read: impl Fn(&OwnedFd, &mut Vec<u8>) -> io::Result<usize>,
+    ) -> io::Result<(OwnedFd, usize)> {
         let fd = rustix::fs::openat(&self.proc, self.path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-        let len = read_whole(&fd, &mut self.buf, limit)?;
+        let len = read(&fd, &mut self.buf)?;
         Ok((fd, len))
     }
 

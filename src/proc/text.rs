@@ -1,4 +1,4 @@
-//! Text that comes from processes: made printable, and searched for a variable.
+//! Text that comes from processes, made printable.
 
 /// `text` on one line, so that a process cannot forge another row of `list` or a log
 /// line: `\\`, `\n`, `\t`, `\r`, other
@@ -22,25 +22,10 @@ pub fn printable(text: &str) -> String {
     out
 }
 
-/// The value of NAME in a NUL-separated environment block (the first one, as getenv finds).
-pub fn env_value<'a>(environ: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    environ
-        .split(|b| *b == 0)
-        .find_map(|entry| entry.strip_prefix(name.as_bytes()).and_then(|rest| rest.strip_prefix(b"=")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn env_values_match_whole_values_only() {
-        let environ = b"HOME=/home/a\0TAG=ws010\0TAG=ws01\0XTAG=ws01\0";
-        assert_eq!(env_value(environ, "TAG"), Some(&b"ws010"[..]));
-        assert_eq!(env_value(environ, "HOME"), Some(&b"/home/a"[..]));
-        assert_eq!(env_value(environ, "TA"), None);
-        assert_eq!(env_value(environ, "AG"), None);
-    }
     #[test]
     fn text_is_made_printable_on_one_line() {
         assert_eq!(printable("sleep 1000"), "sleep 1000");

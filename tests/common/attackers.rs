@@ -1,6 +1,12 @@
 //! Hostile programs for the tests, in C (built with `compile_c`): each does what a user
 //! process can do to escape or fool xexit.
 
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use super::TestUser;
+
 /// Forks its successor and exits, with no pause: each PID lives about a millisecond.
 pub const FORK_HOPPER: &str = r#"
 #include <signal.h>
@@ -102,3 +108,81 @@ int main(int argc, char **argv) {
     for (;;) pause();
 }
 "#;
+
+/// `env-herd N`: forks N-1 copies of itself, which share its environment (copy-on-write: no
+/// memory to speak of, however large); says "ready" once all run, then waits. All die of
+/// TERM; the children are reaped as they die.
+pub const ENV_HERD: &str = r#"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    signal(SIGCHLD, SIG_IGN);
+    for (int i = 1; i < atoi(argv[1]); i++) {
+        pid_t pid = fork();
+        if (pid < 0) { perror("fork"); return 1; }
+        if (pid == 0) for (;;) pause();
+    }
+    printf("ready\n");
+    fflush(stdout);
+    for (;;) pause();
+}
+"#;
+
+/// What pads an env-herd's environment: 48 variables of 125 KiB (one variable may have at
+/// most 128 KiB, MAX_ARG_STRLEN), 6,000 KiB in all, before the tag (A00..) or after it
+/// (ZZ00..), since std hands a cleared environment over sorted. Exec takes that much under a
+/// stack limit of 24 MiB or more (see `raise_stack_limit`).
+#[derive(Clone, Copy, Debug)]
+pub enum Padding {
+    None,
+    After,
+    Before,
+}
+
+/// Lets what this process starts exec with an environment of up to 6 MiB (a quarter of the
+/// stack limit, at most 6 MiB): the stack limit is raised to 64 MiB where it is lower.
+pub fn raise_stack_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Stack);
+    let wanted = limit.maximum.map_or(64 << 20, |maximum| maximum.min(64 << 20));
+    setrlimit(Resource::Stack, Rlimit { current: Some(wanted), maximum: limit.maximum }).unwrap();
+}
+
+/// Starts `env-herd` (`program`) of `count` processes of `user`, XEXIT_TEST_TAG=`tag`, padded
+/// so; returns once all run. Its parent is the Child.
+pub fn env_herd(user: &TestUser, program: &Path, count: usize, tag: &str, padding: Padding) -> Child {
+    let value = "x".repeat(125 << 10);
+    let mut command = user.command(program.to_str().unwrap(), &[("XEXIT_TEST_TAG", tag)]);
+    for n in 0..48 {
+        match padding {
+            Padding::None => None,
+            Padding::After => Some(command.env(format!("ZZ{n:02}"), &value)),
+            Padding::Before => Some(command.env(format!("A{n:02}"), &value)),
+        };
+    }
+    let mut child = command.arg(count.to_string()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "the herd never got ready (an environment too large for exec?)");
+    child
+}
+
+/// The CPU time (user and system) of `who`, in ms: this thread, or the children reaped.
+pub fn cpu_ms(who: nix::sys::resource::UsageWho) -> f64 {
+    let usage = nix::sys::resource::getrusage(who).unwrap();
+    let ms = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
+    ms(usage.user_time()) + ms(usage.system_time())
+}
+
+/// The CPU time this thread takes to read the environment of each of `pids` once, in ms.
+pub fn read_environ_once_ms(pids: &[i32]) -> f64 {
+    let before = cpu_ms(nix::sys::resource::UsageWho::RUSAGE_THREAD);
+    let mut buffer = vec![0; 64 << 10];
+    for pid in pids {
+        let mut file = std::fs::File::open(format!("/proc/{pid}/environ")).unwrap();
+        while std::io::Read::read(&mut file, &mut buffer).unwrap() > 0 {}
+    }
+    cpu_ms(nix::sys::resource::UsageWho::RUSAGE_THREAD) - before
+}

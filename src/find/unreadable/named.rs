@@ -71,9 +71,11 @@ impl Named {
 /// The PIDs a process names in its environment (read once), with the variable naming each.
 fn names(pid: i32, reader: &mut ProcReader) -> Vec<(&'static str, i32)> {
     let parse = |value: &[u8]| std::str::from_utf8(value).ok()?.trim().parse::<i32>().ok().filter(|pid| *pid > 1);
-    let Ok(environ) = reader.environ(pid) else { return Vec::new() };
+    let judge = |_, value: Option<&[u8]>| value.and_then(parse).map_or(0, i64::from);
+    let Ok(named) = reader.env_judge(pid, &NAMING, judge) else { return Vec::new() };
     NAMING
-        .iter()
-        .filter_map(|variable| Some((*variable, proc::env_value(environ, variable).and_then(parse)?)))
+        .into_iter()
+        .zip(named)
+        .filter_map(|(variable, pid)| Some((variable, i32::try_from(pid).ok().filter(|pid| *pid > 1)?)))
         .collect()
 }

@@ -101,17 +101,18 @@ pub fn ignore_hangup_and_terminate(command: &mut std::process::Command) {
 
 /// Whether a fork as `uid` succeeds under an RLIMIT_NPROC of `limit`: the kernel refuses it
 /// (EAGAIN) once the user has `limit` tasks (threads included, counted until reaped, in every
-/// PID namespace), the probe itself among them. `None` when the probe could not run (the
-/// user's hard limit is below `limit`, or a call failed).
+/// PID namespace), the probe itself among them. An error says why the probe could not tell.
 ///
 /// A child of xexit becomes `uid` (groups dropped, `gid`), lowers its limit and forks once;
-/// what it learns comes back as its exit status.
-pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Option<bool> {
+/// what it learns comes back as its exit status. The user may signal it (it is theirs): one
+/// that is killed, or stopped past PROBE_TAKES, is an error, never an answer.
+pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'static str> {
     const BELOW: i32 = 0;
     const AT_LIMIT: i32 = 1;
+    const PROBE_TAKES: std::time::Duration = std::time::Duration::from_secs(1);
     // SAFETY: the child makes only raw system calls (setgroups, setresgid, setresuid,
-    // prlimit, fork, wait4, _exit) and allocates nothing, so it is sound even if xexit had
-    // other threads; it never returns into Rust. The grandchild only exits.
+    // getrlimit, setrlimit, clone, wait4, _exit) and allocates nothing, so it is sound even if
+    // xexit had other threads; it never returns into Rust. The grandchild only exits.
     let probe = unsafe { libc::fork() };
     if probe == 0 {
         unsafe {
@@ -144,19 +145,32 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Option<bool> {
         }
     }
     if probe < 0 {
-        return None;
+        return Err("no process for the probe");
     }
+    let started = std::time::Instant::now();
     let mut status = 0;
-    // SAFETY: waits for the child just forked, writing into a local.
-    while unsafe { libc::waitpid(probe, &mut status, 0) } < 0 {
-        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return None;
+    loop {
+        // SAFETY: reaps the child just forked, writing into a local.
+        match unsafe { libc::waitpid(probe, &mut status, libc::WNOHANG) } {
+            0 if started.elapsed() < PROBE_TAKES => std::thread::sleep(std::time::Duration::from_micros(200)),
+            0 => {
+                // SAFETY: the child is not reaped yet, so its PID is still its own.
+                unsafe {
+                    libc::kill(probe, libc::SIGKILL);
+                    libc::waitpid(probe, &mut status, 0);
+                }
+                return Err("the probe was held up (stopped by the user?)");
+            }
+            found if found == probe => break,
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => return Err("the probe was lost"),
         }
     }
     match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
-        Some(BELOW) => Some(true),
-        Some(AT_LIMIT) => Some(false),
-        _ => None,
+        Some(BELOW) => Ok(true),
+        Some(AT_LIMIT) => Ok(false),
+        Some(_) => Err("the probe could not become the user or lower its limit"),
+        None => Err("the probe was killed (by the user?)"),
     }
 }
 

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 
 use crate::proc::{self, ProcReader};
 
-/// How many counts must all find tasks /proc does not account for before that is believed:
-/// a process another login of the user runs for less than BETWEEN makes one count too high,
-/// but seldom three in a row. A hopper's live process is in every count.
+/// How many counts must all agree with /proc before an empty look is believed: a hopper's
+/// live process is in every count, but a count may happen to match where a thread of
+/// another process of the user ended just then.
 const SAMPLES: u32 = 3;
 /// The pause between two counts.
 const BETWEEN: std::time::Duration = std::time::Duration::from_millis(20);
@@ -38,47 +38,56 @@ impl Session {
                 cgroup.path
             )),
             Scope::Cgroup(_) | Scope::User => Emptiness::Unproven,
-            Scope::Env { .. } | Scope::Display { .. } => match self.unaccounted_tasks(reader) {
-                Some(count) => Emptiness::Unseen(format!(
+            Scope::Env { .. } | Scope::Display { .. } => match self.count(reader) {
+                Count::Agrees => Emptiness::Unproven,
+                Count::Unaccounted(count) => Emptiness::Unseen(format!(
                     "the kernel counts {count} more tasks of {} than /proc accounts for: a process that \
                      forks its successor and exits faster than /proc can be read (a PID hopper), or one \
                      in a PID namespace xexit cannot see",
                     self.user_label()
                 )),
-                None => Emptiness::Unproven,
+                Count::Failed(why) => Emptiness::Unseen(format!(
+                    "the tasks of {} could not be counted ({why}), so a look that found none is not proof",
+                    self.user_label()
+                )),
             },
         }
     }
 
-    /// How many tasks of the user the kernel counts beyond those of the processes /proc shows
-    /// outside the session, when every count finds some; `None` when one agrees, or none can
-    /// be made (root, whom the limit does not count; a probe that failed).
-    fn unaccounted_tasks(&self, reader: &mut ProcReader) -> Option<u64> {
-        let uid = self.uid.filter(|uid| *uid != 0)?;
+    /// The kernel's count of the user's tasks against what /proc shows outside the session:
+    /// agreeing only when every one of SAMPLES counts does. Root is not counted (the limit
+    /// does not apply to root): as agreeing.
+    fn count(&self, reader: &mut ProcReader) -> Count {
+        let Some(uid) = self.uid.filter(|uid| *uid != 0) else { return Count::Agrees };
         let gid = nix::unistd::User::from_uid(uid.into()).ok().flatten().map_or(NO_GROUP, |user| user.gid.as_raw());
-        let mut before = self.outside_tasks(uid, reader)?;
-        let mut fewest = u64::MAX;
+        let Some(mut before) = self.outside_tasks(uid, reader) else { return Count::Failed("cannot list /proc") };
         for _ in 0..SAMPLES {
             std::thread::sleep(BETWEEN);
-            let counted = count_tasks(uid, gid)?;
-            let now = self.outside_tasks(uid, reader)?;
-            // Only what was there at both reads of /proc: a hopper's processes and zombies
-            // live far shorter, and are in the count alone.
-            let accounted: u64 = now.iter().filter(|(id, _)| before.contains_key(id)).map(|(_, tasks)| *tasks).sum();
+            let counted = match count_tasks(uid, gid) {
+                Ok(counted) => counted,
+                Err(why) => return Count::Failed(why),
+            };
+            let Some(now) = self.outside_tasks(uid, reader) else { return Count::Failed("cannot list /proc") };
+            // Only what was there at both reads of /proc, and so at the count between them: a
+            // hopper's processes and zombies live far shorter, and are in the count alone. Of
+            // each, the fewer threads it showed: threads come and go.
+            let accounted: u64 =
+                now.iter().filter_map(|(id, tasks)| before.get(id).map(|earlier| (*tasks).min(*earlier))).sum();
             log::debug!("the kernel counts {counted} tasks of uid {uid}, /proc accounts for {accounted}");
-            if counted <= accounted {
-                return None;
+            if counted > accounted {
+                return Count::Unaccounted(counted - accounted);
             }
-            fewest = fewest.min(counted - accounted);
             before = now;
         }
-        Some(fewest)
+        Count::Agrees
     }
 
     /// The processes of the user, or of a subordinate uid, that /proc shows outside the
     /// session (without its tag or with another, zombies, xexit itself), by PID and start
-    /// time, with their tasks (threads). One with the session's tag, or exiting (its
-    /// environment may read as empty), is left out.
+    /// time, with their tasks (threads). One with the session's tag is left out. One exiting (a
+    /// process of the session ended, its memory being freed) counts: it is still in the
+    /// kernel's count, and its environment may read as empty or not at all. A hopper's
+    /// processes do too, when caught so, but they are not there at the next read.
     fn outside_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<HashMap<(i32, u64), u64>> {
         let ours = |id: u32| id == uid || self.subordinate.iter().any(|r| r.contains(&u64::from(id)));
         let mut found = HashMap::new();
@@ -91,11 +100,11 @@ impl Session {
             }
             let Some(status) = reader.status(pid).filter(|s| ours(s.real_uid)) else { continue };
             let Some(start) = reader.read(pid, "stat").ok().and_then(started) else { continue };
-            let tasks = if crate::process::is_self(pid) {
-                // Its /proc scan threads have ended by the time of the count.
-                1
-            } else if status.is_zombie()
-                || (!matches!(self.read_tag(reader, pid, false), Tag::Same | Tag::Gone) && !proc::is_exiting(pid))
+            // xexit itself (with the threads that wait on the display; its /proc scan threads
+            // have ended) counts whatever its tag.
+            let tasks = if crate::process::is_self(pid)
+                || status.is_zombie()
+                || !matches!(self.read_tag(reader, pid, false), Tag::Same)
             {
                 status.threads.max(1)
             } else {
@@ -114,11 +123,16 @@ fn started(stat: &[u8]) -> Option<u64> {
 }
 
 /// How many tasks `uid` has, the probe not counted: the smallest limit a fork as the user
-/// succeeds within, less the probe and its fork, found by doubling then halving.
-fn count_tasks(uid: u32, gid: u32) -> Option<u64> {
-    let (mut low, mut high) = (1, 2);
+/// succeeds within, less the probe and its fork, found by doubling then halving (up to
+/// xexit's own hard limit, which the probe keeps).
+fn count_tasks(uid: u32, gid: u32) -> Result<u64, &'static str> {
+    let hard = rustix::process::getrlimit(rustix::process::Resource::Nproc).maximum.unwrap_or(u64::MAX);
+    let (mut low, mut high) = (1, 2.min(hard));
     while !crate::sys::fork_as_user_within(uid, gid, high)? {
-        (low, high) = (high, high * 2);
+        if high >= hard {
+            return Ok(hard.saturating_sub(1));
+        }
+        (low, high) = (high, (high * 2).min(hard));
     }
     while high - low > 1 {
         let middle = low + (high - low) / 2;
@@ -128,5 +142,12 @@ fn count_tasks(uid: u32, gid: u32) -> Option<u64> {
             low = middle;
         }
     }
-    Some(high - 2)
+    Ok(high - 2)
+}
+
+/// What the kernel's count says of an empty look.
+enum Count {
+    Agrees,
+    Unaccounted(u64),
+    Failed(&'static str),
 }

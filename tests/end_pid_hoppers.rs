@@ -8,8 +8,9 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// Shells that hop after a 10 ms and a 20 ms sleep. (One that hops as fast as a shell starts,
-/// about 1 ms, cannot be seen by reading /proc at all: see the README's limits of env finding.)
+/// Shells that hop after a 10 ms and a 20 ms sleep. (One that hops faster than /proc can be
+/// read may never be seen; the kernel's count of the user's tasks then makes the end exit 1:
+/// end_tight_hopper.)
 const HOPPERS: [&str; 2] = ["trap '' TERM\nsleep 0.01\nsh \"$0\" &\n", "trap '' TERM\nsleep 0.02\nsh \"$0\" &\n"];
 
 #[test]

@@ -3,8 +3,8 @@
 //! for RLIMIT_NPROC: a process that forks its successor and exits at once (a PID hopper)
 //! can run where no read of /proc ever finds it, but not outside that count.
 
-use super::tag::Tag;
-use super::{Scope, Session, Sweep};
+use super::member::Examined;
+use super::{Detail, Scope, Session, Sweep, Verdict};
 use crate::end::Emptiness;
 use std::collections::HashMap;
 
@@ -82,12 +82,13 @@ impl Session {
         Count::Agrees
     }
 
-    /// The processes of the user, or of a subordinate uid, that /proc shows outside the
-    /// session (without its tag or with another, zombies, xexit itself), by PID and start
-    /// time, with their tasks (threads). One with the session's tag is left out. One exiting (a
-    /// process of the session ended, its memory being freed) counts: it is still in the
-    /// kernel's count, and its environment may read as empty or not at all. A hopper's
-    /// processes do too, when caught so, but they are not there at the next read.
+    /// The processes of the user, or of a subordinate uid, that /proc shows and that are no
+    /// target of the session (without its tag or with another, spared, a setuid program's,
+    /// zombies, xexit itself), by PID and start time, with their tasks (threads). A target is
+    /// left out: the look that found none missed it. One exiting (a process of the session
+    /// ended, its memory being freed) counts: it is still in the kernel's count, and its
+    /// environment may read as empty or not at all. A hopper's processes do too, when caught
+    /// so, but they are not there at the next read.
     fn outside_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<HashMap<(i32, u64), u64>> {
         let ours = |id: u32| id == uid || self.subordinate.iter().any(|r| r.contains(&u64::from(id)));
         let mut found = HashMap::new();
@@ -102,10 +103,7 @@ impl Session {
             let Some(start) = reader.read(pid, "stat").ok().and_then(started) else { continue };
             // xexit itself (with the threads that wait on the display; its /proc scan threads
             // have ended) counts whatever its tag.
-            let tasks = if crate::process::is_self(pid)
-                || status.is_zombie()
-                || !matches!(self.read_tag(reader, pid, false), Tag::Same)
-            {
+            let tasks = if crate::process::is_self(pid) || status.is_zombie() || !self.is_plain_target(pid, reader) {
                 status.threads.max(1)
             } else {
                 continue;
@@ -113,6 +111,16 @@ impl Session {
             found.insert((pid, start), u64::from(tasks));
         }
         Some(found)
+    }
+
+    /// Whether `pid` is a target by its own environment (not spared, not unreadable: the sweep
+    /// decided those, and left them where they are not ended).
+    fn is_plain_target(&self, pid: i32, reader: &mut ProcReader) -> bool {
+        match self.examine(pid, reader, Detail::Plain) {
+            Examined::Member(m) if super::spare_tree::runs_under(&self.spare, m.pid, reader) => false,
+            Examined::Member(m) => matches!(m.verdict, Verdict::Target | Verdict::Tied(_)),
+            _ => false,
+        }
     }
 }
 

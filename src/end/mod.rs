@@ -46,6 +46,9 @@ const LOOK_EVERY: Duration = Duration::from_millis(50);
 const SETTLE: Duration = Duration::from_millis(100);
 /// The looks made over SETTLE after one that saw nothing.
 const SETTLE_LOOKS: u32 = 1;
+/// How many full looks in a row that saw nothing but were not believed on the kernel's count
+/// of the user's tasks end the rounds early.
+const UNCOUNTED_LOOKS: u32 = 3;
 
 /// A look at the session, settled: the targets, and what is left unseen.
 struct Look {
@@ -94,6 +97,7 @@ fn end_within<T: Targets>(
         last_round: false,
         needed_kill: std::collections::HashMap::new(),
         later_round: false,
+        uncounted_in_a_row: 0,
     };
     let report = rounds.run(schedule);
     // On an error, nothing may stay stopped.
@@ -139,12 +143,14 @@ struct Rounds<'a, T> {
     needed_kill: std::collections::HashMap<i32, String>,
     /// Whether the round under way follows another (KILL in it means earlier ones failed).
     later_round: bool,
+    /// Full looks in a row that saw nothing and were not believed on the kernel's count.
+    uncounted_in_a_row: u32,
 }
 
 impl<T: Targets> Rounds<'_, T> {
     fn run(&mut self, schedule: &Schedule) -> Result<Report, Error<T::Error>> {
         let started = Instant::now();
-        for (index, step) in schedule.steps.iter().enumerate() {
+        'rounds: for (index, step) in schedule.steps.iter().enumerate() {
             let is_last = index + 1 == schedule.steps.len();
             self.last_round = is_last;
             self.later_round = index > 0;
@@ -157,6 +163,10 @@ impl<T: Targets> Rounds<'_, T> {
                 let Look { pids, unseen } = self.look()?;
                 // A look that takes long (a large session) is made less often.
                 let pause = LOOK_EVERY.max(looked.elapsed() * 2);
+                if pids.is_empty() && self.uncounted_in_a_row >= UNCOUNTED_LOOKS {
+                    log_round(step, count, started);
+                    break 'rounds;
+                }
                 if pids.is_empty() && self.leftovers.is_empty() && unseen.is_none() {
                     log_round(step, count, started);
                     log::info!(
@@ -264,14 +274,23 @@ impl<T: Targets> Rounds<'_, T> {
             let pids = self.targets.look().map_err(Error::Look)?;
             self.leftovers.retain(|l| !l.has_exited());
             if !pids.is_empty() || !self.leftovers.is_empty() {
+                self.uncounted_in_a_row = 0;
                 return Ok(Look { pids, unseen: None });
             }
-            match self.targets.emptiness() {
+            let emptiness = self.targets.emptiness();
+            if !matches!(emptiness, Emptiness::Uncounted(_)) {
+                self.uncounted_in_a_row = 0;
+            }
+            match emptiness {
                 Emptiness::Unproven if looks < SETTLE_LOOKS => {
                     std::thread::sleep(SETTLE / SETTLE_LOOKS);
                     looks += 1;
                 }
                 Emptiness::Unseen(why) => return Ok(Look { pids, unseen: Some(why) }),
+                Emptiness::Uncounted(why) => {
+                    self.uncounted_in_a_row += 1;
+                    return Ok(Look { pids, unseen: Some(why) });
+                }
                 Emptiness::Sure | Emptiness::Unproven => return Ok(Look { pids, unseen: None }),
             }
         }

@@ -57,6 +57,11 @@ pub enum Emptiness {
     Unproven,
     /// Something is left that no look could see (why): never believed.
     Unseen(String),
+    /// Nothing was seen, but the kernel counts tasks of the user that /proc does not account
+    /// for (why): never believed; the rounds stop after a few such looks in a row, since more
+    /// of them seldom tell more (another login's busy loop of short processes keeps the
+    /// count up for good).
+    Uncounted(String),
 }
 
 /// What a run of the schedule came to.

@@ -40,13 +40,14 @@ impl Session {
             Scope::Cgroup(_) | Scope::User => Emptiness::Unproven,
             Scope::Env { .. } | Scope::Display { .. } => match self.count(reader) {
                 Count::Agrees => Emptiness::Unproven,
-                Count::Unaccounted(count) => Emptiness::Unseen(format!(
+                Count::Unaccounted(count) => Emptiness::Uncounted(format!(
                     "the kernel counts {count} more tasks of {} than /proc accounts for: a process that \
-                     forks its successor and exits faster than /proc can be read (a PID hopper), or one \
-                     in a PID namespace xexit cannot see",
+                     forks its successor and exits faster than /proc can be read (a PID hopper), short \
+                     processes that another login of the user keeps starting, or one in a PID namespace \
+                     xexit cannot see",
                     self.user_label()
                 )),
-                Count::Failed(why) => Emptiness::Unseen(format!(
+                Count::Failed(why) => Emptiness::Uncounted(format!(
                     "the tasks of {} could not be counted ({why}), so a look that found none is not proof",
                     self.user_label()
                 )),

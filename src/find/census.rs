@@ -139,7 +139,7 @@ fn count_tasks(uid: u32, gid: u32) -> Result<u64, &'static str> {
     let (mut low, mut high) = (1, 2.min(hard));
     while !crate::sys::fork_as_user_within(uid, gid, high)? {
         if high >= hard {
-            return Ok(hard.saturating_sub(1));
+            return Err("the user has as many tasks as xexit's own RLIMIT_NPROC allows");
         }
         (low, high) = (high, (high * 2).min(hard));
     }

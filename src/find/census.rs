@@ -14,6 +14,8 @@ use crate::proc::{self, ProcReader};
 /// live process is in every count, but a count may happen to match where a thread of
 /// another process of the user ended just then.
 const SAMPLES: u32 = 3;
+/// How many times the kernel's count is read for one comparison.
+const COUNTS: u32 = 3;
 /// The pause between two counts.
 const BETWEEN: std::time::Duration = std::time::Duration::from_millis(20);
 /// The group a probe runs as for a uid the user database does not know.
@@ -64,10 +66,15 @@ impl Session {
         let Some(mut before) = self.outside_tasks(uid, reader) else { return Count::Failed("cannot list /proc") };
         for _ in 0..SAMPLES {
             std::thread::sleep(BETWEEN);
-            let counted = match count_tasks(uid, gid) {
-                Ok(counted) => counted,
-                Err(why) => return Count::Failed(why),
-            };
+            // The most of a few counts: on this kernel the count was seen to dip below the
+            // tasks the user has, for a moment, while PIDs wrapped under a fork loop.
+            let mut counted = 0;
+            for _ in 0..COUNTS {
+                match count_tasks(uid, gid) {
+                    Ok(one) => counted = counted.max(one),
+                    Err(why) => return Count::Failed(why),
+                }
+            }
             let Some(now) = self.outside_tasks(uid, reader) else { return Count::Failed("cannot list /proc") };
             // Only what was there at both reads of /proc, and so at the count between them: a
             // hopper's processes and zombies live far shorter, and are in the count alone. Of
@@ -137,7 +144,7 @@ fn started(stat: &[u8]) -> Option<u64> {
 fn count_tasks(uid: u32, gid: u32) -> Result<u64, &'static str> {
     let hard = rustix::process::getrlimit(rustix::process::Resource::Nproc).maximum.unwrap_or(u64::MAX);
     let (mut low, mut high) = (1, 2.min(hard));
-    while !crate::sys::fork_as_user_within(uid, gid, high)? {
+    while !crate::sys::fork_as_user_within(uid, gid, high).inspect(|ok| log::trace!("probe: within {high}: {ok}"))? {
         if high >= hard {
             return Err("the user has as many tasks as xexit's own RLIMIT_NPROC allows");
         }
@@ -145,6 +152,7 @@ fn count_tasks(uid: u32, gid: u32) -> Result<u64, &'static str> {
     }
     while high - low > 1 {
         let middle = low + (high - low) / 2;
+        log::trace!("probe: fork as uid {uid} within {middle}");
         if crate::sys::fork_as_user_within(uid, gid, middle)? {
             high = middle;
         } else {

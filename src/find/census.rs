@@ -44,9 +44,8 @@ impl Session {
                 Count::Agrees => Emptiness::Unproven,
                 Count::Unaccounted(count) => Emptiness::Uncounted(format!(
                     "the kernel counts {count} more tasks of {} than /proc accounts for: a process that \
-                     forks its successor and exits faster than /proc can be read (a PID hopper), short \
-                     processes that another login of the user keeps starting, or one in a PID namespace \
-                     xexit cannot see",
+                     forks its successor and exits faster than /proc can be read (a PID hopper), or one \
+                     in a PID namespace xexit cannot see",
                     self.user_label()
                 )),
                 Count::Failed(why) => Emptiness::Uncounted(format!(
@@ -64,7 +63,12 @@ impl Session {
         let Some(uid) = self.uid.filter(|uid| *uid != 0) else { return Count::Agrees };
         let gid = nix::unistd::User::from_uid(uid.into()).ok().flatten().map_or(NO_GROUP, |user| user.gid.as_raw());
         let Some(mut before) = self.outside_tasks(uid, reader) else { return Count::Failed("cannot list /proc") };
-        for _ in 0..SAMPLES {
+        // Another login of the user (or a spared program) may start short processes at any
+        // time, which the kernel counts and /proc cannot show: then a count proves nothing
+        // either way, and one that disagrees is only said.
+        let others = before.values().filter(|entry| entry.other).count();
+        let samples = if others > 0 { 1 } else { SAMPLES };
+        for _ in 0..samples {
             std::thread::sleep(BETWEEN);
             // The most of a few counts: on this kernel the count was seen to dip below the
             // tasks the user has, for a moment, while PIDs wrapped under a fork loop.
@@ -80,8 +84,17 @@ impl Session {
             // hopper's processes and zombies live far shorter, and are in the count alone. Of
             // each, the fewer threads it showed: threads come and go.
             let accounted: u64 =
-                now.iter().filter_map(|(id, tasks)| before.get(id).map(|earlier| (*tasks).min(*earlier))).sum();
+                now.iter().filter_map(|(id, entry)| before.get(id).map(|earlier| entry.tasks.min(earlier.tasks))).sum();
             log::debug!("the kernel counts {counted} tasks of uid {uid}, /proc accounts for {accounted}");
+            if counted > accounted && others > 0 {
+                log::warn!(
+                    "cannot rule out a PID hopper of the session: the kernel counts {} more tasks of {} than \
+                     /proc shows, and {others} other processes of the user run, which may have started them",
+                    counted - accounted,
+                    self.user_label()
+                );
+                return Count::Agrees;
+            }
             if counted > accounted {
                 return Count::Unaccounted(counted - accounted);
             }
@@ -97,7 +110,7 @@ impl Session {
     /// ended, its memory being freed) counts: it is still in the kernel's count, and its
     /// environment may read as empty or not at all. A hopper's processes do too, when caught
     /// so, but they are not there at the next read.
-    fn outside_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<HashMap<(i32, u64), u64>> {
+    fn outside_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<HashMap<(i32, u64), Outside>> {
         let ours = |id: u32| id == uid || self.subordinate.iter().any(|r| r.contains(&u64::from(id)));
         let mut found = HashMap::new();
         for pid in proc::list_pids().ok()? {
@@ -110,13 +123,13 @@ impl Session {
             let Some(status) = reader.status(pid).filter(|s| ours(s.real_uid)) else { continue };
             let Some(start) = reader.read(pid, "stat").ok().and_then(started) else { continue };
             // xexit itself (with the threads that wait on the display; its /proc scan threads
-            // have ended) counts whatever its tag.
-            let tasks = if crate::process::is_self(pid) || status.is_zombie() || !self.is_plain_target(pid, reader) {
-                status.threads.max(1)
-            } else {
+            // have ended) counts whatever its tag. Neither it, nor a zombie, nor a process
+            // exiting (one of the session ended) starts anything.
+            let quiet = crate::process::is_self(pid) || status.is_zombie() || proc::is_exiting(pid);
+            if !quiet && self.is_plain_target(pid, reader) {
                 continue;
-            };
-            found.insert((pid, start), u64::from(tasks));
+            }
+            found.insert((pid, start), Outside { tasks: u64::from(status.threads.max(1)), other: !quiet });
         }
         Some(found)
     }
@@ -160,6 +173,13 @@ fn count_tasks(uid: u32, gid: u32) -> Result<u64, &'static str> {
         }
     }
     Ok(high - 2)
+}
+
+/// A process of the user outside the session, as a read of /proc saw it.
+struct Outside {
+    tasks: u64,
+    /// Whether it may start processes: not xexit, not a zombie, not exiting.
+    other: bool,
 }
 
 /// What the kernel's count says of an empty look.

@@ -18,6 +18,8 @@ const SAMPLES: u32 = 3;
 const COUNTS: u32 = 3;
 /// The pause between two counts.
 const BETWEEN: std::time::Duration = std::time::Duration::from_millis(20);
+/// More tasks than any host has: PID_MAX_LIMIT, 2^22.
+const MAX_TASKS: u64 = 1 << 22;
 /// The group a probe runs as for a uid the user database does not know.
 const NO_GROUP: u32 = 65534;
 
@@ -158,10 +160,13 @@ fn count_tasks(uid: u32, gid: u32) -> Result<u64, &'static str> {
     let hard = rustix::process::getrlimit(rustix::process::Resource::Nproc).maximum.unwrap_or(u64::MAX);
     let (mut low, mut high) = (1, 2.min(hard));
     while !crate::sys::fork_as_user_within(uid, gid, high).inspect(|ok| log::trace!("probe: within {high}: {ok}"))? {
-        if high >= hard {
-            return Err("the user has as many tasks as xexit's own RLIMIT_NPROC allows");
+        // No host has more tasks than PIDs (at most 2^22): a fork refused beyond that, or at
+        // xexit's own hard limit, may have been refused for another reason.
+        if high >= hard || high > MAX_TASKS {
+            return Err("a fork as the user was refused whatever the limit: the user has as many tasks as xexit's \
+                 RLIMIT_NPROC allows, no PID is free, or a pids cgroup is full");
         }
-        (low, high) = (high, (high * 2).min(hard));
+        (low, high) = (high, high.saturating_mul(2).min(hard));
     }
     while high - low > 1 {
         let middle = low + (high - low) / 2;

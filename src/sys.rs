@@ -110,17 +110,22 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
     const BELOW: i32 = 0;
     const AT_LIMIT: i32 = 1;
     const PROBE_TAKES: std::time::Duration = std::time::Duration::from_secs(1);
-    // SAFETY: the child makes only raw system calls (setgroups, setresgid, setresuid,
-    // getrlimit, setrlimit, clone, wait4, _exit) and allocates nothing, so it is sound even if
+    // SAFETY: the child makes only raw system calls (sigaction, close_range, setpgid,
+    // setgroups, setresgid, setresuid, getrlimit, setrlimit, clone, wait4, _exit) and
+    // allocates nothing, so it is sound even if
     // xexit had other threads; it never returns into Rust. The grandchild only exits.
     let probe = unsafe { libc::fork() };
     if probe == 0 {
         unsafe {
             // Handlers of xexit's (a signal to its self-pipe) would answer for xexit: the
-            // user may signal the probe.
+            // user may signal the probe. Nor does it keep xexit's descriptors (its caller's
+            // pipe, /proc files opened as root): a probe the user stops would hold them open.
+            // In a process group of its own, so that a probe held up is killed with its fork.
             for signal in 1..32 {
                 libc::signal(signal, libc::SIG_DFL);
             }
+            libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+            libc::setpgid(0, 0);
             let root = libc::geteuid() == 0;
             if root
                 && (libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
@@ -159,8 +164,10 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
         match unsafe { libc::waitpid(probe, &mut status, libc::WNOHANG) } {
             0 if started.elapsed() < PROBE_TAKES => std::thread::sleep(std::time::Duration::from_micros(200)),
             0 => {
-                // SAFETY: the child is not reaped yet, so its PID is still its own.
+                // SAFETY: the child is not reaped yet, so its PID, and so its process group's
+                // number, is still its own; the group holds the probe and its fork alone.
                 unsafe {
+                    libc::kill(-probe, libc::SIGKILL);
                     libc::kill(probe, libc::SIGKILL);
                     libc::waitpid(probe, &mut status, 0);
                 }

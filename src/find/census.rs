@@ -123,11 +123,11 @@ impl Session {
                 _ => continue,
             }
             let Some(status) = reader.status(pid).filter(|s| ours(s.real_uid)) else { continue };
-            let Some(start) = reader.read(pid, "stat").ok().and_then(started) else { continue };
+            let Some((start, exiting)) = reader.start_and_exiting(pid) else { continue };
             // xexit itself (with the threads that wait on the display; its /proc scan threads
             // have ended) counts whatever its tag. Neither it, nor a zombie, nor a process
             // exiting (one of the session ended) starts anything.
-            let quiet = crate::process::is_self(pid) || status.is_zombie() || proc::is_exiting(pid);
+            let quiet = crate::process::is_self(pid) || status.is_zombie() || exiting;
             if !quiet && self.is_plain_target(pid, reader) {
                 continue;
             }
@@ -145,12 +145,6 @@ impl Session {
             _ => false,
         }
     }
-}
-
-/// The start time (field 22) of a process, a zombie's too.
-fn started(stat: &[u8]) -> Option<u64> {
-    let after_name = &stat[stat.iter().rposition(|b| *b == b')')? + 1..];
-    std::str::from_utf8(after_name).ok()?.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// How many tasks `uid` has, the probe not counted: the smallest limit a fork as the user

@@ -15,7 +15,7 @@ mod text;
 pub use self::children::{children, children_of, has_children_files};
 use self::environ::EnvCache;
 pub use self::status::{StatIds, Status};
-use self::status::{parse_exiting, parse_start_time, parse_stat_ids};
+use self::status::{parse_any_start_time, parse_exiting, parse_start_time, parse_stat_ids};
 pub use self::text::printable;
 
 /// Whether an error means xexit ran out of something (descriptors, memory), which says
@@ -275,6 +275,13 @@ impl ProcReader {
         };
         // Both are the process's own text (the kernel escapes only some of the name).
         if words.is_empty() { format!("[{}]", printable(name)) } else { printable(&words.join(" ")) }
+    }
+
+    /// The start time of `pid` (a zombie's too) and whether it is exiting, from one read of
+    /// /proc/PID/stat.
+    pub fn start_and_exiting(&mut self, pid: i32) -> Option<(u64, bool)> {
+        let stat = self.read(pid, "stat").ok()?;
+        Some((parse_any_start_time(stat)?, parse_exiting(stat)))
     }
 
     /// The IDs /proc/PID/stat gives for a live (non-zombie) process.

@@ -108,6 +108,11 @@ pub(super) fn parse_start_time(stat: &[u8]) -> Option<u64> {
     is_live(state, threads).then_some(start)
 }
 
+/// The start time (field 22) of any process, a zombie's too.
+pub(super) fn parse_any_start_time(stat: &[u8]) -> Option<u64> {
+    stat_fields(stat)?.nth(19)?.parse().ok()
+}
+
 /// Whether the process is exiting: PF_EXITING in its flags (field 9). Its memory, and so its
 /// environment, may be gone already while it is not yet a zombie.
 pub(super) fn parse_exiting(stat: &[u8]) -> bool {
@@ -150,6 +155,8 @@ mod tests {
         assert_eq!(parse_start_time(b"43 (x) Z 1 43 43 0 -1 4 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0"), None);
         assert_eq!(parse_start_time(b"44 (x) Z 1 44 44 0 -1 4 0 0 0 0 0 0 0 0 20 0 3 0 55 0 0"), Some(55));
         assert_eq!(parse_start_time(b"45 (x) S 1 45"), None);
+        let zombie = b"43 (x) Z 1 43 43 0 -1 4 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0";
+        assert_eq!(parse_any_start_time(zombie), Some(55), "a zombie's start time, for the census");
     }
     #[test]
     fn exiting_is_pf_exiting_in_field_9() {

@@ -204,6 +204,10 @@ impl end::Targets for SessionTargets<'_> {
         self.session.emptiness(&self.last, &mut self.reader)
     }
 
+    fn is_surely_empty(&mut self) -> bool {
+        self.session.is_surely_empty()
+    }
+
     fn program(&mut self, pid: i32) -> String {
         let name = self.names.get(&pid).cloned();
         printable(&name.or_else(|| self.reader.status(pid).map(|s| s.name)).unwrap_or_else(|| "?".into()))

@@ -244,7 +244,7 @@ impl<T: Targets> Rounds<'_, T> {
             }
             // Followed to nothing: the session is seen empty once. Unless that is sure (a
             // cgroup with nothing in it), one full look after the settle time must agree.
-            if self.targets.emptiness() == Emptiness::Sure {
+            if self.targets.is_surely_empty() {
                 return Ok(Look { pids, unseen: None });
             }
             std::thread::sleep(SETTLE);

@@ -21,6 +21,11 @@ pub trait Targets {
     fn recheck(&mut self, pid: i32) -> Option<u64>;
     /// What the last look is worth when it found no target.
     fn emptiness(&mut self) -> Emptiness;
+    /// Whether the session is surely empty now (`Emptiness::Sure`), at no more cost than
+    /// telling that takes: `emptiness` may count the user's tasks.
+    fn is_surely_empty(&mut self) -> bool {
+        self.emptiness() == Emptiness::Sure
+    }
     /// Whether `pid`, signalled before, is exiting: no look sees it as the session's any more
     /// (its environment is gone), yet it has not ended.
     fn is_exiting(&mut self, pid: i32) -> bool;

@@ -29,8 +29,10 @@ impl Session {
     /// missed, no look that sees nothing is to be believed. A look by tag or display is not
     /// believed while the kernel counts tasks of the user that /proc does not account for.
     pub fn emptiness(&self, sweep: &Sweep, reader: &mut ProcReader) -> Emptiness {
+        if self.is_surely_empty() {
+            return Emptiness::Sure;
+        }
         match &self.scope {
-            Scope::Cgroup(cgroup) if cgroup.is_empty() => Emptiness::Sure,
             Scope::Cgroup(cgroup) if !sweep.strangers.is_empty() => Emptiness::Unseen(format!(
                 "cgroup {} still holds processes of the user's subordinate uids (a rootless container), which xexit does not end: {}",
                 cgroup.path,
@@ -56,6 +58,11 @@ impl Session {
                 )),
             },
         }
+    }
+
+    /// Whether the session is surely empty: a cgroup with nothing in it.
+    pub fn is_surely_empty(&self) -> bool {
+        matches!(&self.scope, Scope::Cgroup(cgroup) if cgroup.is_empty())
     }
 
     /// The kernel's count of the user's tasks against what /proc shows outside the session:

@@ -184,8 +184,21 @@ fn lose_display(name: &str, setup: Setup, loss: Loss, limit: Duration) -> Option
     let mut client = host.ssh(&["-Y", "-T"], &remote).env("DISPLAY", &client_x.display).spawn().unwrap();
     let scope = host.session_written("ready", "the X session");
     if setup.with_xexit {
-        let watching = wait_for(Duration::from_secs(10), || host.xexit_log().contains("started: display localhost:"));
-        assert!(watching, "xexit does not watch the forwarded display\n{}", host.xexit_log());
+        // Generous: five containers boot side by side on a small CI machine, and journald
+        // then writes the line seconds late.
+        let watching = wait_for(Duration::from_secs(30), || host.xexit_log().contains("started: display localhost:"));
+        if !watching {
+            let scope_now = host.container.unit_pids(&scope).into_iter().map(describe).collect::<Vec<_>>();
+            let errors = host.container.sh(&format!("cat /home/{}/.xsession-errors", host.user));
+            let journal = host.container.sh("journalctl -q --no-pager -n 40");
+            panic!(
+                "xexit does not watch the forwarded display\nxexit's log: {}\n{scope}: {scope_now:?}\n\
+                 .xsession-errors:\n{}\njournal:\n{}",
+                host.xexit_log(),
+                stdout_of(&errors),
+                stdout_of(&journal)
+            );
+        }
     }
     let processes = host.container.unit_pids(&scope).len();
     let stop = host.container.must(&format!("systemctl show {scope} -p KillMode -p SendSIGHUP -p TimeoutStopUSec"));

@@ -2,7 +2,9 @@
 //! TERM; a subreaper reaps them), found by its tag, ended as root: exit 0 only with the chain
 //! dead. Most of its processes live for less than a read of /proc, so a look may see none of
 //! it; the kernel's count of the user's tasks still holds them, and then xexit exits 1 saying
-//! so. Run with the kernel's children files and without them (the PPid pass).
+//! so. Run with the kernel's children files and without them (the PPid pass), and with and
+//! without another process of the user beside it (which could start short processes the
+//! count also holds: no reason either for exit 0 while the chain runs).
 mod common;
 use common::*;
 use std::time::Duration;
@@ -34,7 +36,7 @@ while True:
         pass
 ";
 
-const RUNS: usize = 6;
+const RUNS: usize = 8;
 
 #[test]
 fn a_tight_fork_and_exit_loop_is_ended_or_reported_never_exit_0_alive() {
@@ -47,6 +49,7 @@ fn a_tight_fork_and_exit_loop_is_ended_or_reported_never_exit_0_alive() {
     let mut tally = [0usize; 2];
     for run_index in 0..RUNS {
         let without_children_files = run_index % 2 == 1;
+        let mut other = (run_index / 2 % 2 == 1).then(|| tagged_sleeper(&user, &format!("other{run_index}")));
         let tag = format!("tight{run_index}");
         let mut reaper = clean_command(python.to_str().unwrap());
         reaper.args(["-c", REAPER, &user.uid.to_string(), &user.gid.to_string(), HOPPER, &tag]);
@@ -68,7 +71,14 @@ fn a_tight_fork_and_exit_loop_is_ended_or_reported_never_exit_0_alive() {
         std::fs::write(cgroup.dir.join("cgroup.kill"), "1").unwrap();
         let _ = reaper.wait();
         assert!(wait_for(Duration::from_secs(5), || cgroup.pids().is_empty()), "cgroup.kill left the chain");
-        let kind = if without_children_files { "without children files" } else { "with children files" };
+        let files = if without_children_files { "without children files" } else { "with children files" };
+        let kind = format!("{files}{}", if other.is_some() { ", another process beside" } else { "" });
+        if let Some(other) = other.as_mut() {
+            let alive = other.try_wait().unwrap().is_none();
+            let _ = other.kill();
+            let _ = other.wait();
+            assert!(alive, "run {run_index}, {kind}: the process outside the session was ended\n{log}");
+        }
         if without_children_files {
             assert!(log.contains("no /proc/PID/task/TID/children"), "{kind}: the PPid pass was not said\n{log}");
         }

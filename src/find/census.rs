@@ -46,11 +46,15 @@ impl Session {
             Scope::Cgroup(_) | Scope::User => Emptiness::Unproven,
             Scope::Env { .. } | Scope::Display { .. } => match self.count(reader) {
                 Count::Agrees => Emptiness::Unproven,
-                Count::Unaccounted(count) => Emptiness::Uncounted(format!(
+                Count::Unaccounted { count, others } => Emptiness::Uncounted(format!(
                     "the kernel counts {count} more tasks of {} than /proc accounts for: a process that \
                      forks its successor and exits faster than /proc can be read (a PID hopper), or one \
-                     in a PID namespace xexit cannot see",
-                    self.user_label()
+                     in a PID namespace xexit cannot see{}",
+                    self.user_label(),
+                    match others {
+                        0 => String::new(),
+                        n => format!(", or a short one started by one of the {n} other processes of the user"),
+                    }
                 )),
                 Count::Failed(why) => Emptiness::Uncounted(format!(
                     "the tasks of {} could not be counted ({why}), so a look that found none is not proof",
@@ -72,12 +76,11 @@ impl Session {
         let Some(uid) = self.uid.filter(|uid| *uid != 0) else { return Count::Agrees };
         let gid = nix::unistd::User::from_uid(uid.into()).ok().flatten().map_or(NO_GROUP, |user| user.gid.as_raw());
         let Some(mut before) = self.outside_tasks(uid, reader) else { return Count::Failed("cannot list /proc") };
-        // Another login of the user (or a spared program) may start short processes at any
-        // time, which the kernel counts and /proc cannot show: then a count proves nothing
-        // either way, and one that disagrees is only said.
+        // Another login of the user (or a spared program) may start short processes, which
+        // the kernel counts and /proc cannot show. A count that disagrees is then no proof of
+        // a hopper, but neither is the look proof of an empty session: never exit 0 on it.
         let others = before.values().filter(|entry| entry.other).count();
-        let samples = if others > 0 { 1 } else { SAMPLES };
-        for _ in 0..samples {
+        for _ in 0..SAMPLES {
             std::thread::sleep(BETWEEN);
             // The most of a few counts: on this kernel the count was seen to dip below the
             // tasks the user has, for a moment, while PIDs wrapped under a fork loop.
@@ -95,17 +98,8 @@ impl Session {
             let accounted: u64 =
                 now.iter().filter_map(|(id, entry)| before.get(id).map(|earlier| entry.tasks.min(earlier.tasks))).sum();
             log::debug!("the kernel counts {counted} tasks of uid {uid}, /proc accounts for {accounted}");
-            if counted > accounted && others > 0 {
-                log::warn!(
-                    "cannot rule out a PID hopper of the session: the kernel counts {} more tasks of {} than \
-                     /proc shows, and {others} other processes of the user run, which may have started them",
-                    counted - accounted,
-                    self.user_label()
-                );
-                return Count::Agrees;
-            }
             if counted > accounted {
-                return Count::Unaccounted(counted - accounted);
+                return Count::Unaccounted { count: counted - accounted, others };
             }
             before = now;
         }
@@ -191,6 +185,11 @@ struct Outside {
 /// What the kernel's count says of an empty look.
 enum Count {
     Agrees,
-    Unaccounted(u64),
+    /// Tasks the kernel counts beyond what /proc accounts for, and how many other processes
+    /// of the user ran that may have started short ones.
+    Unaccounted {
+        count: u64,
+        others: usize,
+    },
     Failed(&'static str),
 }

@@ -146,6 +146,8 @@ struct SessionTargets<'a> {
     /// The name of each process of the session seen so far, by PID.
     names: HashMap<i32, String>,
     announced: HashSet<i32>,
+    /// What the end's looks settled about processes not the session's.
+    instances: find::Instances,
     dry_run: bool,
 }
 
@@ -155,7 +157,8 @@ impl<'a> SessionTargets<'a> {
         // Said at the start of an end, where the kernel cannot list children.
         crate::proc::has_children_files();
         let (last, names, announced) = (Sweep::default(), HashMap::new(), HashSet::new());
-        Ok(SessionTargets { session, reader, last, names, announced, dry_run: false })
+        let instances = find::Instances::default();
+        Ok(SessionTargets { session, reader, last, names, announced, instances, dry_run: false })
     }
 
     fn sweep(&mut self, detail: Detail) -> Result<Sweep, find::Error> {
@@ -175,7 +178,8 @@ impl end::Targets for SessionTargets<'_> {
     type Error = find::Error;
 
     fn look(&mut self) -> Result<Vec<i32>, find::Error> {
-        let sweep = self.sweep(Detail::Plain)?;
+        // What earlier looks of the end settled is not examined again.
+        let sweep = self.session.sweep_again(&mut self.reader, &mut self.instances)?;
         Ok(self.keep(sweep))
     }
 

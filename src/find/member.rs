@@ -129,6 +129,11 @@ pub enum Examined {
     Member(Member),
     /// In the scope, but not to be touched: another user, root, PID 1, xexit itself.
     Foreign,
+    /// Another user's, by the owner of /proc/PID (neither the user nor root): it cannot
+    /// become the user's without privilege.
+    OtherUser,
+    /// A kernel thread.
+    KernelThread,
     /// Not in the scope at all, or there but hidden from xexit (hidepid, another PID namespace).
     Outside,
     /// Gone before it could be examined, or exiting (a zombie).

@@ -4,6 +4,7 @@
 mod census;
 mod cgroup;
 mod cgroup_tree;
+mod instances;
 mod member;
 mod owner;
 mod selector;
@@ -17,6 +18,7 @@ mod unreadable;
 use std::collections::HashMap;
 use std::io;
 
+pub use self::instances::Instances;
 use self::member::Examined;
 pub use self::member::{Detail, Member, Sweep, Verdict};
 use self::owner::absent_or_outside;
@@ -151,6 +153,21 @@ impl Session {
 
     /// One full pass: every process of the session, with what is to be done with each.
     pub fn sweep(&self, reader: &mut ProcReader, detail: Detail) -> Result<Sweep, Error> {
+        self.sweep_with(reader, detail, None)
+    }
+
+    /// A full pass of an end, which examines only the instances that the end's earlier
+    /// passes (in `instances`) did not settle; the rest cost the listing of /proc alone.
+    pub fn sweep_again(&self, reader: &mut ProcReader, instances: &mut Instances) -> Result<Sweep, Error> {
+        self.sweep_with(reader, Detail::Plain, Some(instances))
+    }
+
+    fn sweep_with(
+        &self,
+        reader: &mut ProcReader,
+        detail: Detail,
+        instances: Option<&mut Instances>,
+    ) -> Result<Sweep, Error> {
         let examine = |pid, reader: &mut ProcReader| self.examine(pid, reader, detail);
         // A sub-cgroup that could not be read may hold anything: not known to be empty, and
         // no cgroup.kill over it.
@@ -166,11 +183,16 @@ impl Session {
                 reader.take_exhausted().map_or(Ok(examined), Err).map_err(Error::Exhausted)?
             }
             _ => {
-                let mut pids = proc::list_pids().map_err(|e| ReadError::new("/proc", e))?;
-                // Newest first: a process that lives a few milliseconds (a PID hopper's
-                // latest) is read right after the listing, before it is gone.
-                pids.sort_unstable_by(|a, b| b.cmp(a));
-                proc::scan(pids, reader, examine).map_err(Error::Exhausted)?
+                let mut instances = instances;
+                let listing = Instances::list(instances.as_deref_mut()).map_err(|e| ReadError::new("/proc", e))?;
+                let (mut known, fresh) = listing;
+                let pids = fresh.iter().map(|(pid, _)| *pid).collect();
+                let examined = proc::scan(pids, reader, examine).map_err(Error::Exhausted)?;
+                if let Some(instances) = instances {
+                    instances.record(&fresh, &examined);
+                }
+                known.extend(examined);
+                known
             }
         };
         let mut sweep = self.decide(examined, reader)?;
@@ -211,7 +233,7 @@ impl Session {
             }
             match examined {
                 Examined::Member(m) => sweep.members.push(m),
-                Examined::Foreign => {
+                Examined::Foreign | Examined::OtherUser => {
                     sweep.scope_has_others = true;
                     if let Scope::Cgroup(_) = self.scope
                         && let Some(status) = reader.status(pid)
@@ -223,10 +245,12 @@ impl Session {
                 Examined::OtherTag => other_tags.push(pid),
                 // A PID the cgroup lists that cannot be examined (hidden by hidepid, or another
                 // PID namespace's) is not known to be the session's: no cgroup.kill then.
-                Examined::Outside if matches!(self.scope, Scope::Cgroup(_)) => sweep.scope_has_others = true,
+                Examined::Outside | Examined::KernelThread if matches!(self.scope, Scope::Cgroup(_)) => {
+                    sweep.scope_has_others = true
+                }
                 Examined::Gone => sweep.missed = true,
                 Examined::Invisible => (sweep.missed, sweep.scope_has_others) = (true, true),
-                Examined::Untagged | Examined::Outside => {}
+                Examined::Untagged | Examined::Outside | Examined::KernelThread => {}
             }
         }
         if undecided {
@@ -333,7 +357,7 @@ impl Session {
             return Examined::Gone;
         }
         if status.kernel_thread {
-            return Examined::Outside;
+            return Examined::KernelThread;
         }
         if is_self(pid) || pid == 1 || !self.may_end(&status) {
             return Examined::Foreign;

@@ -13,10 +13,10 @@ impl Session {
         reader.count_owner(matches!(owner, Ok(found) if found == uid));
         match owner {
             // Not the user's: its effective uid is another's.
-            Ok(owner) if owner != uid && owner != 0 => Err(Examined::Foreign),
+            Ok(owner) if owner != uid && owner != 0 => Err(Examined::OtherUser),
             // Root's, or the user's made non-dumpable: its status tells.
             Ok(0) if uid != 0 => match reader.status(pid) {
-                Some(found) if found.kernel_thread => Err(Examined::Outside),
+                Some(found) if found.kernel_thread => Err(Examined::KernelThread),
                 Some(found) if !found.is_owned_by(Some(uid)) => Err(Examined::Foreign),
                 Some(found) => Ok(Some(found)),
                 None => Err(absent_or_outside(pid)),

@@ -48,7 +48,16 @@ pub fn read_text(path: &str) -> Result<String, ReadError> {
 
 /// Every PID in /proc now.
 pub fn list_pids() -> io::Result<Vec<i32>> {
-    Ok(std::fs::read_dir("/proc")?.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+    Ok(list_instances()?.into_iter().map(|(pid, _)| pid).collect())
+}
+
+/// Every PID in /proc now, with the inode number of its /proc/PID directory, which the
+/// listing gives at no cost: procfs makes a new inode for a new process, so PID and inode
+/// tell a reused PID apart (see `find::instances`).
+pub fn list_instances() -> io::Result<Vec<(i32, u64)>> {
+    use std::os::unix::fs::DirEntryExt;
+    let entries = std::fs::read_dir("/proc")?.flatten();
+    Ok(entries.filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.ino()))).collect())
 }
 
 /// How many PIDs a scan thread takes at a time.
@@ -65,7 +74,8 @@ pub fn scan<T: Send>(
     examine: impl Fn(i32, &mut ProcReader) -> T + Sync,
 ) -> io::Result<Vec<(i32, T)>> {
     let helpers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4) - 1;
-    if helpers == 0 {
+    // A few PIDs (what a later look of an end has left to examine) cost less than a thread.
+    if helpers == 0 || pids.len() <= SCAN_CHUNK {
         let all = pids.into_iter().map(|pid| (pid, examine(pid, reader))).collect();
         return reader.take_exhausted().map_or(Ok(all), Err);
     }

@@ -1,0 +1,140 @@
+//! What earlier looks of one end settled about processes that are not the session's, by
+//! process instance, so that a later look examines only what is new.
+//!
+//! An instance is a PID with the inode number of its /proc/PID directory, which the listing
+//! of /proc gives with no read: procfs makes a new inode for each new process (checked on
+//! this project's kernel: a PID reused after 18,662 forks had another inode), so a reused PID
+//! is a new instance. The same process may get a new inode too (procfs drops unused inodes
+//! under memory pressure): it is then examined again, which costs a read and changes nothing.
+//!
+//! Only what a process cannot leave on its own is kept: another user's (by the owner of
+//! /proc/PID, neither the user nor root: becoming the user needs privilege), a kernel
+//! thread, and a process of the user whose environment was read with no tag, or another
+//! value of it. Such a process becomes the session's only by exec'ing with the session's tag
+//! (or writing it into its own memory): then it chose to join, as a process started with the
+//! tag after the end would have. Whatever may change is examined at every look: a member, a
+//! root process (a setuid program may drop to the user), one unreadable, gone or hidden.
+
+use std::collections::HashMap;
+use std::io;
+
+use super::member::Examined;
+
+/// A settled verdict: one that a later look need not examine again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settled {
+    OtherUser,
+    KernelThread,
+    OtherTag,
+    Untagged,
+}
+
+impl Settled {
+    fn of(examined: &Examined) -> Option<Settled> {
+        match examined {
+            Examined::OtherUser => Some(Settled::OtherUser),
+            Examined::KernelThread => Some(Settled::KernelThread),
+            Examined::OtherTag => Some(Settled::OtherTag),
+            Examined::Untagged => Some(Settled::Untagged),
+            _ => None,
+        }
+    }
+
+    fn examined(self) -> Examined {
+        match self {
+            Settled::OtherUser => Examined::OtherUser,
+            Settled::KernelThread => Examined::KernelThread,
+            Settled::OtherTag => Examined::OtherTag,
+            Settled::Untagged => Examined::Untagged,
+        }
+    }
+}
+
+/// Processes by PID, each with the inode of its /proc/PID.
+type Listing = Vec<(i32, u64)>;
+/// Processes by PID, each with what it is to the session.
+type Decided = Vec<(i32, Examined)>;
+
+/// The settled instances of the looks so far, by PID: (inode, verdict).
+#[derive(Debug, Default)]
+pub struct Instances {
+    settled: HashMap<i32, (u64, Settled)>,
+}
+
+impl Instances {
+    /// Lists /proc: what the looks before settled (none without `instances`), and the
+    /// instances to examine, newest first (a process that lives a few milliseconds, a PID
+    /// hopper's latest, is read right after the listing, before it is gone).
+    pub fn list(instances: Option<&mut Instances>) -> io::Result<(Decided, Listing)> {
+        let listed = crate::proc::list_instances()?;
+        let (known, mut fresh) = match instances {
+            Some(instances) => instances.split(listed),
+            None => (Vec::new(), listed),
+        };
+        fresh.sort_unstable_by_key(|(pid, _)| std::cmp::Reverse(*pid));
+        log::trace!("look: {} instances to examine, {} settled before", fresh.len(), known.len());
+        Ok((known, fresh))
+    }
+
+    /// Splits a listing of /proc into what earlier looks settled (with its verdict) and the
+    /// PIDs to examine; instances no longer listed are forgotten.
+    fn split(&mut self, listed: Listing) -> (Decided, Listing) {
+        let mut kept = HashMap::with_capacity(self.settled.len());
+        let (mut known, mut fresh) = (Vec::new(), Vec::new());
+        for (pid, inode) in listed {
+            match self.settled.get(&pid) {
+                Some(&(same, settled)) if same == inode => {
+                    known.push((pid, settled.examined()));
+                    kept.insert(pid, (inode, settled));
+                }
+                _ => fresh.push((pid, inode)),
+            }
+        }
+        self.settled = kept;
+        (known, fresh)
+    }
+
+    /// Keeps what a look settled about the instances it examined.
+    pub fn record(&mut self, fresh: &[(i32, u64)], examined: &[(i32, Examined)]) {
+        let inodes: HashMap<i32, u64> = fresh.iter().copied().collect();
+        for (pid, examined) in examined {
+            if let (Some(settled), Some(inode)) = (Settled::of(examined), inodes.get(pid)) {
+                self.settled.insert(*pid, (*inode, settled));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.settled.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settled_instance_is_not_examined_again_but_a_reused_pid_is() {
+        let mut instances = Instances::default();
+        let (known, fresh) = instances.split(vec![(10, 100), (11, 110), (12, 120)]);
+        assert!(known.is_empty());
+        assert_eq!(fresh.len(), 3);
+        instances.record(&fresh, &[(10, Examined::OtherUser), (11, Examined::Untagged), (12, Examined::Gone)]);
+        // PID 11 reused (another inode), 12 never settled, 13 new.
+        let (known, fresh) = instances.split(vec![(10, 100), (11, 999), (12, 120), (13, 130)]);
+        assert_eq!(known.iter().map(|(pid, _)| *pid).collect::<Vec<_>>(), vec![10]);
+        assert_eq!(fresh, vec![(11, 999), (12, 120), (13, 130)]);
+    }
+
+    #[test]
+    fn members_and_root_processes_are_never_settled() {
+        let mut instances = Instances::default();
+        let (_, fresh) = instances.split(vec![(20, 200), (21, 210), (22, 220)]);
+        instances.record(&fresh, &[(20, Examined::Foreign), (21, Examined::Outside), (22, Examined::OtherTag)]);
+        assert_eq!(instances.len(), 1);
+        // An instance not listed any more is forgotten.
+        let (known, _) = instances.split(vec![(20, 200)]);
+        assert!(known.is_empty() && instances.len() == 0);
+    }
+}

@@ -151,6 +151,32 @@ fn wait_cost(child: Child) -> (bool, Cost) {
     (libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, cost)
 }
 
+/// `ours` against `floor`, interleaved so that both see the same machine: medians of wall
+/// time and CPU, and their ratio.
+fn compare_lookups(label: &str, runs: usize, floor: impl Fn() -> Command, ours: impl Fn() -> Command) {
+    let (mut floor_ms, mut ours_ms, mut floor_cpu, mut ours_cpu) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        for (times, cpus, mut command) in
+            [(&mut floor_ms, &mut floor_cpu, floor()), (&mut ours_ms, &mut ours_cpu, ours())]
+        {
+            let start = Instant::now();
+            let (ok, cost) = wait_cost(command.spawn().unwrap());
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            cpus.push(cost.cpu_ms);
+            assert!(ok, "a lookup failed");
+        }
+    }
+    let (floor, ours) = (median(floor_ms), median(ours_ms));
+    let (floor_cpu, ours_cpu) = (median(floor_cpu), median(ours_cpu));
+    println!(
+        "lookup {label}, {runs} runs: xexit list {ours:.1} ms ({ours_cpu:.1} ms CPU), floor {floor:.1} ms \
+         ({floor_cpu:.1} ms CPU): ratio {:.2} {}, CPU ratio {:.2}",
+        ours / floor,
+        verdict(ours <= floor),
+        ours_cpu / floor_cpu
+    );
+}
+
 /// The median of `samples`.
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -208,14 +234,16 @@ impl Bench {
     }
 
     fn herd(&self, user: &TestUser, count: usize) -> Herd {
-        self.herd_in(user, count, None)
+        self.herd_in(user, count, None, &[])
     }
 
-    fn herd_in(&self, user: &TestUser, count: usize, cgroup: Option<&TestCgroup>) -> Herd {
+    /// A herd inside `cgroup`, with `env` in each process's environment.
+    fn herd_in(&self, user: &TestUser, count: usize, cgroup: Option<&TestCgroup>, env: &[(&str, &str)]) -> Herd {
         let mut parent = Command::new(&self.herd)
             .args([count.to_string(), user.uid.to_string(), user.gid.to_string()])
             .args(cgroup.map(|cgroup| cgroup.dir.join("cgroup.procs")))
             .env_clear()
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -255,40 +283,36 @@ impl Bench {
         command
     }
 
-    /// `xexit list` against the floor, as the session user, among HOST processes of the
-    /// session's own user, then of another user.
+    /// A command as root, with nothing in its environment.
+    fn as_root(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.env_clear().stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        command
+    }
+
+    /// `xexit list` against the floor: as the session user among HOST processes of the
+    /// session's own user, then of another user; and as root, of one session of HOST
+    /// processes (issue 20).
     fn lookup(&self, runs: usize) {
+        let list_as_user = || {
+            let mut list = self.as_user(XEXIT);
+            list.args(["list", "--session", "env:XEXIT_BENCH_TAG=s1"]);
+            list
+        };
         for (label, owner) in [("of the session's user", &self.session_user), ("of another user", &self.host_user)] {
             let _host = self.herd(owner, HOST);
             let _session = self.session("s1", None);
-            let (mut floor, mut ours, mut floor_cpu, mut ours_cpu) = (vec![], vec![], vec![], vec![]);
-            for _ in 0..runs {
-                // Interleaved, so that both see the same machine.
-                for (times, cpus, command) in [
-                    (&mut floor, &mut floor_cpu, self.as_user(&self.floor)),
-                    (&mut ours, &mut ours_cpu, {
-                        let mut list = self.as_user(XEXIT);
-                        list.args(["list", "--session", "env:XEXIT_BENCH_TAG=s1"]);
-                        list
-                    }),
-                ] {
-                    let mut command = command;
-                    let start = Instant::now();
-                    let (ok, cost) = wait_cost(command.spawn().unwrap());
-                    times.push(start.elapsed().as_secs_f64() * 1000.0);
-                    cpus.push(cost.cpu_ms);
-                    assert!(ok, "a lookup failed");
-                }
-            }
-            let (floor, ours, floor_cpu, ours_cpu) = (median(floor), median(ours), median(floor_cpu), median(ours_cpu));
-            println!(
-                "lookup among {HOST} processes {label}, {runs} runs: xexit list {ours:.1} ms ({ours_cpu:.1} ms CPU), \
-                 floor {floor:.1} ms ({floor_cpu:.1} ms CPU): ratio {:.2} {}, CPU ratio {:.2}",
-                ours / floor,
-                verdict(ours <= floor),
-                ours_cpu / floor_cpu
-            );
+            let label = format!("among {HOST} processes {label}, as the user");
+            compare_lookups(&label, runs, || self.as_user(&self.floor), list_as_user);
         }
+        let _session = self.herd_in(&self.session_user, HOST, None, &[("XEXIT_BENCH_TAG", "big")]);
+        let list_as_root = || {
+            let mut list = self.as_root(XEXIT);
+            list.args(["list", "--user", &self.session_user.name, "--session", "env:XEXIT_BENCH_TAG=big"]);
+            list
+        };
+        let label = format!("of one session of {HOST} processes, as root");
+        compare_lookups(&label, runs, || self.as_root(&self.floor), list_as_root);
     }
 
     /// Ends one session on the busy host with xexit, then the same with the classic script.
@@ -423,7 +447,7 @@ impl Bench {
         let mut empty_after = Vec::new();
         for run in 0..runs {
             let cgroup = self.delegated(parent.child(&format!("r{run}")));
-            let _herd = self.herd_in(&self.session_user, 1001, Some(&cgroup));
+            let _herd = self.herd_in(&self.session_user, 1001, Some(&cgroup), &[]);
             let output = self
                 .as_user(XEXIT)
                 .args(["end", "--no-hooks", "--session", &format!("cgroup:{}", cgroup.path)])

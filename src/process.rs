@@ -140,12 +140,6 @@ pub fn raise_open_files_limit() -> Option<u64> {
     limit.current
 }
 
-/// Whether `pid` is the xexit process asking, now: after detaching, xexit is the forked
-/// child, so the PID is looked up at each check, never remembered.
-pub fn is_self(pid: i32) -> bool {
-    pid == rustix::process::getpid().as_raw_nonzero().get()
-}
-
 /// Waits until at least one of `processes` has exited or `until` comes; the indices of those
 /// that have exited (none when the time ran out). A signal that reaches xexit meanwhile
 /// (logind's TERM and HUP to a stopping scope, say) only resumes the wait.

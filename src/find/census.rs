@@ -133,7 +133,7 @@ impl Session {
             // xexit itself (with the threads that wait on the display; its /proc scan threads
             // have ended) counts whatever its tag. Neither it, nor a zombie, nor a process
             // exiting (one of the session ended) starts anything.
-            let quiet = crate::process::is_self(pid) || status.is_zombie() || exiting;
+            let quiet = reader.is_self(pid) || status.is_zombie() || exiting;
             if !quiet && self.is_plain_target(pid, reader) {
                 continue;
             }

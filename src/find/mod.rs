@@ -30,7 +30,6 @@ pub use self::unreadable::Policy as Unreadable;
 use self::unreadable::{Kin, Rule};
 use crate::error::Exit;
 use crate::proc::{self, ProcReader, ReadError, Status};
-use crate::process::is_self;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -302,27 +301,23 @@ impl Session {
 
     /// Whether `pid` belongs to the session, and if so what is to be done with it.
     fn examine(&self, pid: i32, reader: &mut ProcReader, detail: Detail) -> Examined {
-        // Which is read first is which costs least here: a stat of /proc/PID passes over
-        // another user's process without opening a file, but is wasted on the user's own,
-        // whose environment is read anyway. As root, every environment could be read, so the
-        // owner comes first always; as the user, the environment comes first where most
-        // processes seen so far were the user's own (a readable one is counted so).
         let tag_first =
             !self.reads_all && matches!(self.scope, Scope::Env { .. } | Scope::Display { .. }) && reader.mostly_own();
-        let mut status = None;
-        if !tag_first {
-            match self.owner_gate(pid, reader) {
-                Ok(found) => status = found,
-                Err(examined) => return examined,
-            }
-        }
+        let mut status = match self.first_gate(pid, reader, tag_first) {
+            Ok(found) => found,
+            Err(examined) => return examined,
+        };
+        // Whether its real and effective uid are known to be the user's without its status:
+        // then /proc/PID/stat, half the kernel's work, says the rest.
+        let mut uids_known = false;
         let mut unreadable = false;
         let mut tie = None;
         match &self.scope {
             Scope::Env { .. } | Scope::Display { .. } => match self.read_tag(reader, pid, tag_first) {
-                // Its owner comes from its status below, not from its environ file, which
-                // shows only the effective uid (a setuid helper keeps root as its real uid).
-                Tag::Same => {}
+                // Read as the user: the kernel let it be read only with real, effective and
+                // saved uid all the user's (ptrace's read check), and dumpable. As root, its
+                // status says (a privileged helper may be dumpable with the user's euid).
+                Tag::Same => uids_known = !self.reads_all,
                 Tag::Unreadable if tag_first => match self.owner_gate(pid, reader) {
                     Ok(found) => (status, unreadable) = (found, true),
                     Err(examined) => return examined,
@@ -350,7 +345,12 @@ impl Session {
             }
             Scope::User => {}
         }
-        let Some(status) = status.or_else(|| reader.status(pid)) else {
+        let status = match (status, self.uid) {
+            (Some(status), _) => Some(status),
+            (None, Some(uid)) if uids_known => reader.status_of_own(pid, uid),
+            (None, _) => reader.status(pid),
+        };
+        let Some(status) = status else {
             return absent_or_outside(pid);
         };
         if status.is_zombie() {
@@ -359,7 +359,7 @@ impl Session {
         if status.kernel_thread {
             return Examined::KernelThread;
         }
-        if is_self(pid) || pid == 1 || !self.may_end(&status) {
+        if reader.is_self(pid) || pid == 1 || !self.may_end(&status) {
             return Examined::Foreign;
         }
         let verdict = match spare::spared_as(&self.spare, pid) {

@@ -27,6 +27,41 @@ impl Session {
     }
 }
 
+impl Session {
+    /// What is read of `pid` before its environment, if anything: `Err` with what it is when
+    /// that settles it, else its status where it was read. Which is read first is which
+    /// costs least: a stat of /proc/PID passes over another user's process without opening a
+    /// file, but is wasted on the user's own, whose environment and status are read anyway.
+    /// So where most processes seen so far were the user's, root reads the status first, and
+    /// the user (`tag_first`) the environment (a readable one is counted as the user's).
+    pub(super) fn first_gate(
+        &self,
+        pid: i32,
+        reader: &mut ProcReader,
+        tag_first: bool,
+    ) -> Result<Option<Status>, Examined> {
+        match (tag_first, self.reads_all && reader.mostly_own()) {
+            (true, _) => Ok(None),
+            (false, true) => self.status_gate(pid, reader).map(Some),
+            (false, false) => self.owner_gate(pid, reader),
+        }
+    }
+
+    /// The owner of `pid` from its status, read first where most processes are the user's
+    /// (as root, whose reads are all allowed: a stat of /proc/PID first would be wasted on
+    /// them, and the status is read for every member anyway): `Err` with what it is when it
+    /// is not the user's.
+    pub(super) fn status_gate(&self, pid: i32, reader: &mut ProcReader) -> Result<Status, Examined> {
+        let Some(status) = reader.status(pid) else { return Err(absent_or_outside(pid)) };
+        reader.count_owner(status.is_owned_by(self.uid));
+        match status {
+            found if found.kernel_thread => Err(Examined::KernelThread),
+            found if !self.may_end(&found) => Err(Examined::Foreign),
+            found => Ok(found),
+        }
+    }
+}
+
 /// A process whose files could not be read: gone, or there but hidden from xexit (hidepid,
 /// another PID namespace), or in another cgroup. Gone only when the kernel says it is.
 pub(super) fn absent_or_outside(pid: i32) -> Examined {

@@ -142,6 +142,8 @@ pub struct ProcReader {
     own: u32,
     /// What was made of large environments (see `env_judge`), shared with the scan helpers.
     env_cache: EnvCache,
+    /// xexit's own PID when the reader was made: a reader is never carried across a fork.
+    own_pid: i32,
 }
 
 /// The read buffer's size: room for nearly every /proc file in one read.
@@ -166,7 +168,13 @@ impl ProcReader {
             seen: 0,
             own: 0,
             env_cache: EnvCache::default(),
+            own_pid: rustix::process::getpid().as_raw_nonzero().get(),
         })
+    }
+
+    /// Whether `pid` is xexit itself (asked of every process a look examines: no syscall).
+    pub fn is_self(&self, pid: i32) -> bool {
+        pid == self.own_pid
     }
 
     /// The whole of /proc/PID/FILE.
@@ -267,6 +275,12 @@ impl ProcReader {
     /// /proc/PID/status, parsed; None when the process is gone.
     pub fn status(&mut self, pid: i32) -> Option<Status> {
         Status::parse(pid, &self.read_string(pid, "status").ok()?)
+    }
+
+    /// The status of a process whose real and effective uid are known to be `uid`, from
+    /// /proc/PID/stat (see `Status::from_stat`); None when it is gone.
+    pub fn status_of_own(&mut self, pid: i32, uid: u32) -> Option<Status> {
+        Status::from_stat(self.read(pid, "stat").ok()?, uid)
     }
 
     pub fn read_string(&mut self, pid: i32, file: &str) -> io::Result<String> {

@@ -70,6 +70,52 @@ fn is_live(state: &str, threads: u32) -> bool {
     !(state.starts_with('Z') || state.starts_with('X')) || threads > 1
 }
 
+impl Status {
+    /// What /proc/PID/stat tells, for a process whose uids are known to be `uid` already
+    /// (see `ProcReader::status_of_own`): one read that costs the kernel half of status.
+    /// The name is escaped as status escapes it; `ignored` holds only signals 1-31 (stat's
+    /// sigignore, which the kernel masks so): enough for HUP and TERM.
+    pub(super) fn from_stat(stat: &[u8], uid: u32) -> Option<Status> {
+        const PF_KTHREAD: u64 = 0x0020_0000;
+        let open = stat.iter().position(|b| *b == b'(')?;
+        let close = stat.iter().rposition(|b| *b == b')')?;
+        let comm = String::from_utf8_lossy(stat.get(open + 1..close)?);
+        let name = comm.replace('\\', "\\\\").replace('\n', "\\n");
+        let fields: Vec<&str> = stat_fields(stat)?.collect();
+        // Indices after the name: state 0 (field 3), flags 6, threads 17, rss 21, sigignore 30.
+        let number = |index: usize| fields.get(index)?.parse::<u64>().ok();
+        let letter = *fields.first()?;
+        let state = match STATE_NAMES.iter().find(|(l, _)| *l == letter) {
+            Some((_, long)) => format!("{letter} ({long})"),
+            None => letter.to_string(),
+        };
+        let page_kib = rustix::param::page_size() as u64 / 1024;
+        Some(Status {
+            name,
+            state,
+            real_uid: uid,
+            effective_uid: uid,
+            kernel_thread: number(6)? & PF_KTHREAD != 0,
+            threads: u32::try_from(number(17)?).ok()?,
+            ignored: number(30).unwrap_or(0),
+            rss_kib: number(21)? * page_kib,
+        })
+    }
+}
+
+/// The state letters and the words status gives them (fs/proc/array.c).
+const STATE_NAMES: [(&str, &str); 9] = [
+    ("R", "running"),
+    ("S", "sleeping"),
+    ("D", "disk sleep"),
+    ("T", "stopped"),
+    ("t", "tracing stop"),
+    ("X", "dead"),
+    ("Z", "zombie"),
+    ("P", "parked"),
+    ("I", "idle"),
+];
+
 /// The fields of /proc/PID/stat after the command name (which may hold spaces and
 /// parentheses): the state, field 3, comes first.
 pub(super) fn stat_fields(stat: &[u8]) -> Option<std::str::SplitWhitespace<'_>> {
@@ -139,6 +185,21 @@ mod tests {
         let status = Status::parse(9, main_thread_exited).unwrap();
         assert!(!status.is_zombie());
         assert_eq!(status.ignored, 1 << (15 - 1), "TERM, and nothing else");
+    }
+    #[test]
+    fn status_from_stat_matches_what_status_says() {
+        let stat = b"42 (a) b\\ (c)) S 7 42 40 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 3 0 987654 8192 25 \
+            18446744073709551615 1 1 0 0 0 0 0 16385 0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6 0";
+        let status = Status::from_stat(stat, 1000).unwrap();
+        assert_eq!(status.name, "a) b\\\\ (c)", "a backslash doubled, as status shows it");
+        assert_eq!((status.state.as_str(), status.threads, status.real_uid), ("S (sleeping)", 3, 1000));
+        assert!(!status.kernel_thread);
+        assert_eq!(status.rss_kib, 25 * rustix::param::page_size() as u64 / 1024);
+        assert_eq!(status.ignored, 16385, "HUP and TERM");
+        let kernel = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0";
+        assert!(Status::from_stat(kernel, 0).unwrap().kernel_thread);
+        let zombie = b"43 (x) Z 7 43 40 0 -1 4227084 128 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0";
+        assert!(Status::from_stat(zombie, 1).unwrap().is_zombie());
     }
     #[test]
     fn stat_ids_skip_the_name_and_refuse_zombies() {

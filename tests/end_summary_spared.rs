@@ -92,16 +92,24 @@ fn names_cannot_forge_a_count() {
     };
     let mut spared = forger("dash", "printf 'b, 9 spared;' > /proc/self/comm; read x");
     let mut killed = forger("bash", "trap '' TERM; printf 'a, 9 survived;' > /proc/self/comm; read x");
+    // A no-break space first: no trim of the name may take it.
+    let mut spaced = forger("bash", "trap '' TERM; printf '\\302\\240x;(' > /proc/self/comm; read x");
     assert!(wait_ignoring(killed.id() as i32, Signal::SIGTERM), "bash never ignored TERM");
-    let renamed = |pid: u32| status_field(pid as i32, "Name").is_some_and(|n| n.contains(", 9 "));
-    assert!(wait_for(std::time::Duration::from_secs(5), || renamed(spared.id()) && renamed(killed.id())));
+    assert!(wait_ignoring(spaced.id() as i32, Signal::SIGTERM), "bash never ignored TERM");
+    let renamed = |pid: u32| status_field(pid as i32, "Name").is_some_and(|n| n.contains(", 9 ") || n.ends_with("x;("));
+    let all_renamed = || [&spared, &killed, &spaced].iter().all(|child| renamed(child.id()));
+    assert!(wait_for(std::time::Duration::from_secs(5), all_renamed));
     let output = end_tagged(&user, "sp3", &["--no-hooks", "--spare", "dash"]);
     let log = stderr_of(&output);
     let spared_left = finish(&mut spared);
     assert!(!finish(&mut killed), "the TERM-ignoring bash survived\n{log}");
+    assert!(!finish(&mut spaced), "the TERM-ignoring bash survived\n{log}");
     assert!(spared_left, "the spared dash was ended\n{log}");
     let line = summary(&log, "sp3", &user);
-    assert!(line.contains(" 1 needed KILL (a\\x2c\\x209\\x20survived\\x3b), 0 survived, "), "{line}");
+    assert!(
+        line.contains(" 2 needed KILL (a\\x2c\\x209\\x20survived\\x3b, \\u{a0}x\\x3b\\x28), 0 survived, "),
+        "{line}"
+    );
     assert!(line.contains(", 1 spared (b\\x2c\\x209\\x20spared\\x3b: --spare); "), "{line}");
     assert!(!line.contains("9 s"), "a name added a count: {line}");
 }

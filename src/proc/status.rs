@@ -27,10 +27,12 @@ impl Status {
         let mut ignored = 0;
         let mut rss_kib = 0;
         for line in text.lines() {
-            let Some((key, value)) = line.split_once(':') else { continue };
-            let value = value.trim();
+            let Some((key, raw)) = line.split_once(':') else { continue };
+            let value = raw.trim();
             match key {
-                "Name" => name = Some(value.to_string()),
+                // The name is the process's own: only the kernel's tab is taken off (trim
+                // would take a no-break space, or spaces, that the name begins or ends with).
+                "Name" => name = Some(raw.strip_prefix('\t').unwrap_or(raw).to_string()),
                 "State" => state = Some(value.to_string()),
                 "PPid" => ppid = value.parse::<i32>().ok(),
                 "Kthread" => kthread = Some(value == "1"),
@@ -176,6 +178,8 @@ mod tests {
         let text = "Name:\tbash\nState:\tS (sleeping)\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\nKthread:\t0\n";
         let status = Status::parse(42, text).unwrap();
         assert_eq!((status.name.as_str(), status.real_uid, status.kernel_thread), ("bash", 1000, false));
+        let spaced = "Name:\t\u{a0}x \nState:\tS (sleeping)\nUid:\t1\t1\t1\t1\n";
+        assert_eq!(Status::parse(43, spaced).unwrap().name, "\u{a0}x ", "the name as the process gave it");
         let old_kernel = "Name:\tkworker\nState:\tI (idle)\nPPid:\t2\nUid:\t0\t0\t0\t0\n";
         assert!(Status::parse(7, old_kernel).unwrap().kernel_thread);
         let zombie = "Name:\tx\nState:\tZ (zombie)\nPPid:\t5\nUid:\t1\t1\t1\t1\n";

@@ -157,7 +157,7 @@ impl<'a> SessionTargets<'a> {
         // Said at the start of an end, where the kernel cannot list children.
         crate::proc::has_children_files();
         let (last, names, announced) = (Sweep::default(), HashMap::new(), HashSet::new());
-        let instances = find::Instances::default();
+        let instances = session.instances();
         Ok(SessionTargets { session, reader, last, names, announced, instances, dry_run: false })
     }
 

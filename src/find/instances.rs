@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::io;
 
 use super::member::Examined;
+use crate::proc::pid_alloc::Mark;
 
 /// A settled verdict: one that a later look need not examine again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,26 +51,60 @@ impl Settled {
     }
 }
 
+impl super::Session {
+    /// What an end's looks keep of each other: by the PIDs allocated between them as the
+    /// user, by listing /proc as root.
+    pub fn instances(&self) -> Instances {
+        Instances::new(!self.reads_all)
+    }
+}
+
 /// Processes by PID, each with the inode of its /proc/PID.
 type Listing = Vec<(i32, u64)>;
 /// Processes by PID, each with what it is to the session.
 type Decided = Vec<(i32, Examined)>;
 
+/// The most PIDs a look examines by their allocation (see `Instances::since`) before it
+/// lists /proc instead.
+const MAX_ALLOCATED: usize = 2048;
+
 /// The settled instances of the looks so far, by PID: (inode, verdict).
 #[derive(Debug, Default)]
 pub struct Instances {
     settled: HashMap<i32, (u64, Settled)>,
+    /// What the last look examined and did not settle: examined again at every look.
+    unsettled: Vec<(i32, u64)>,
+    /// The kernel's PID counters before the last look.
+    mark: Option<Mark>,
+    /// Whether a look may examine only the PIDs allocated since the last, instead of listing
+    /// /proc: as the user (see `Instances::since`).
+    by_allocation: bool,
 }
 
 impl Instances {
-    /// Lists /proc: what the looks before settled (none without `instances`), and the
-    /// instances to examine, newest first (a process that lives a few milliseconds, a PID
-    /// hopper's latest, is read right after the listing, before it is gone).
+    /// For the looks of one end; `by_allocation` as the user (see `since`).
+    pub fn new(by_allocation: bool) -> Instances {
+        Instances { by_allocation, ..Instances::default() }
+    }
+
+    /// What the looks before settled (none without `instances`), and the instances to
+    /// examine, newest first (a process that lives a few milliseconds, a PID hopper's
+    /// latest, is read right after the listing, before it is gone).
     pub fn list(instances: Option<&mut Instances>) -> io::Result<(Decided, Listing)> {
-        let listed = crate::proc::list_instances()?;
         let (known, mut fresh) = match instances {
-            Some(instances) => instances.split(listed),
-            None => (Vec::new(), listed),
+            Some(instances) => {
+                let (earlier, now) = (instances.mark, Mark::now());
+                instances.mark = now;
+                let allocated = earlier.zip(now).filter(|_| instances.by_allocation);
+                match allocated.and_then(|(earlier, now)| earlier.allocated_until(&now, MAX_ALLOCATED)) {
+                    Some(pids) => {
+                        log::trace!("look: by the {} PIDs allocated since the last", pids.len());
+                        instances.since(pids)?
+                    }
+                    None => instances.split(crate::proc::list_instances()?),
+                }
+            }
+            None => (Vec::new(), crate::proc::list_instances()?),
         };
         fresh.sort_unstable_by_key(|(pid, _)| std::cmp::Reverse(*pid));
         log::trace!("look: {} instances to examine, {} settled before", fresh.len(), known.len());
@@ -94,12 +129,41 @@ impl Instances {
         (known, fresh)
     }
 
-    /// Keeps what a look settled about the instances it examined.
+    /// The look without a listing of /proc: the PIDs allocated since the last look (each
+    /// that is a process now, with its inode), and what the last look did not settle.
+    /// Every process now was either there before the last look's mark, and so listed or
+    /// examined by that look, or created since, with a PID allocated since. Used as the user
+    /// only: PIDs that a full pids cgroup allocates and frees at once are not counted as
+    /// forks, so a user could make the PIDs go round unseen between two looks; the user's
+    /// own watcher is no boundary against the user, root's end is.
+    fn since(&mut self, allocated: Vec<i32>) -> io::Result<(Decided, Listing)> {
+        let mut fresh = Vec::new();
+        for pid in allocated {
+            // Whatever was settled under that PID has ended: the PID was handed out anew.
+            self.settled.remove(&pid);
+            if let Some(inode) = crate::proc::inode_of(pid)?
+                && crate::proc::pid_alloc::is_process(pid)?
+            {
+                fresh.push((pid, inode));
+            }
+        }
+        let new: std::collections::HashSet<i32> = fresh.iter().map(|(pid, _)| *pid).collect();
+        fresh.extend(self.unsettled.iter().filter(|(pid, _)| !new.contains(pid)));
+        // Some of these may have ended: each use of a settled process reads it again.
+        let known = self.settled.iter().map(|(pid, (_, settled))| (*pid, settled.examined())).collect();
+        Ok((known, fresh))
+    }
+
+    /// Keeps what a look settled about the instances it examined, and what it did not.
     pub fn record(&mut self, fresh: &[(i32, u64)], examined: &[(i32, Examined)]) {
         let inodes: HashMap<i32, u64> = fresh.iter().copied().collect();
+        self.unsettled.clear();
         for (pid, examined) in examined {
-            if let (Some(settled), Some(inode)) = (Settled::of(examined), inodes.get(pid)) {
-                self.settled.insert(*pid, (*inode, settled));
+            let Some(&inode) = inodes.get(pid) else { continue };
+            match Settled::of(examined) {
+                Some(settled) => _ = self.settled.insert(*pid, (inode, settled)),
+                None if !matches!(examined, Examined::Gone) => self.unsettled.push((*pid, inode)),
+                None => {}
             }
         }
     }

@@ -9,6 +9,7 @@ use rustix::fs::{Mode, OFlags};
 
 mod children;
 mod environ;
+pub mod pid_alloc;
 mod status;
 mod text;
 
@@ -49,6 +50,15 @@ pub fn read_text(path: &str) -> Result<String, ReadError> {
 /// Every PID in /proc now.
 pub fn list_pids() -> io::Result<Vec<i32>> {
     Ok(list_instances()?.into_iter().map(|(pid, _)| pid).collect())
+}
+
+/// The inode number of /proc/PID, None when there is no such process (or thread).
+pub fn inode_of(pid: i32) -> io::Result<Option<u64>> {
+    match rustix::fs::stat(format!("/proc/{pid}")) {
+        Ok(stat) => Ok(Some(stat.st_ino)),
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::SRCH) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Every PID in /proc now, with the inode number of its /proc/PID directory, which the

@@ -4,6 +4,12 @@
 //! The host's processes belong to a bench user of their own (xxbusyhost), the sessions to
 //! another (xxbusy); both users, every process and every cgroup are the bench's own, and
 //! are removed at the end. CPU is each child's own (wait4), user plus system time.
+//!
+//! lookup: `xexit list` against the floor (a C loop reading every environment) as the user
+//! among the host, and as root of one session of 10,000 processes (also against a loop that
+//! reads what list must: environment, status, command line). end: one session, xexit and
+//! the classic `ps eww | grep` script. thirty: thirty sessions at once by tag, xexit and the
+//! classic script. cgroup: the thirty by their cgroups, and 1,001 processes by one cgroup.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -42,6 +48,37 @@ int main(void) {
         if (fd < 0) continue;
         while (read(fd, buf, sizeof buf) > 0) {}
         close(fd);
+        read_++;
+    }
+    printf("%ld\n", read_);
+    return 0;
+}
+"#;
+
+/// What `xexit list` must read of each process, at the least, as the same kind of loop:
+/// the environment (the tag), the status (whose it is: real and effective uid; its state and
+/// name) and the command line (printed). The floor above reads the first only.
+const FLOOR_LIST: &str = r#"
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    static char buf[1 << 16];
+    char path[64];
+    const char *files[] = {"environ", "status", "cmdline"};
+    int proc = open("/proc", O_RDONLY | O_DIRECTORY);
+    DIR *dir = fdopendir(dup(proc));
+    long read_ = 0;
+    for (struct dirent *entry; (entry = readdir(dir));) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        for (int f = 0; f < 3; f++) {
+            snprintf(path, sizeof path, "%s/%s", entry->d_name, files[f]);
+            int fd = openat(proc, path, O_RDONLY);
+            if (fd < 0) continue;
+            while (read(fd, buf, sizeof buf) > 0) {}
+            close(fd);
+        }
         read_++;
     }
     printf("%ld\n", read_);
@@ -120,6 +157,7 @@ struct Bench {
     session_user: TestUser,
     host_user: TestUser,
     floor: String,
+    floor_list: String,
     herd: String,
     _built: Vec<common::TempDir>,
 }
@@ -224,13 +262,15 @@ impl Drop for Session {
 impl Bench {
     fn new() -> Bench {
         let (floor_dir, floor) = compile_c("floor", FLOOR);
+        let (floor_list_dir, floor_list) = compile_c("floor-list", FLOOR_LIST);
         let (herd_dir, herd) = compile_c("herd", HERD);
         Bench {
             session_user: TestUser::get("xxbusy"),
             host_user: TestUser::get("xxbusyhost"),
             floor: floor.display().to_string(),
+            floor_list: floor_list.display().to_string(),
             herd: herd.display().to_string(),
-            _built: vec![floor_dir, herd_dir],
+            _built: vec![floor_dir, floor_list_dir, herd_dir],
         }
     }
 
@@ -314,6 +354,8 @@ impl Bench {
         };
         let label = format!("of one session of {HOST} processes, as root");
         compare_lookups(&label, runs, || self.as_root(&self.floor), list_as_root);
+        let label = format!("{label}, against a loop that reads what list needs");
+        compare_lookups(&label, runs, || self.as_root(&self.floor_list), list_as_root);
     }
 
     /// Ends one session on the busy host with xexit, then the same with the classic script.

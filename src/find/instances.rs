@@ -93,9 +93,9 @@ impl Instances {
     pub fn list(instances: Option<&mut Instances>) -> io::Result<(Decided, Listing)> {
         let (known, mut fresh) = match instances {
             Some(instances) => {
-                let (earlier, now) = (instances.mark, Mark::now());
+                let (earlier, now) = (instances.mark, instances.by_allocation.then(Mark::now).flatten());
                 instances.mark = now;
-                let allocated = earlier.zip(now).filter(|_| instances.by_allocation);
+                let allocated = earlier.zip(now);
                 match allocated.and_then(|(earlier, now)| earlier.allocated_until(&now, MAX_ALLOCATED)) {
                     Some(pids) => {
                         log::trace!("look: by the {} PIDs allocated since the last", pids.len());

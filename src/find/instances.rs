@@ -7,13 +7,15 @@
 //! is a new instance. The same process may get a new inode too (procfs drops unused inodes
 //! under memory pressure): it is then examined again, which costs a read and changes nothing.
 //!
-//! Only what a process cannot leave on its own is kept: another user's (by the owner of
-//! /proc/PID, neither the user nor root: becoming the user needs privilege), a kernel
-//! thread, and a process of the user whose environment was read with no tag, or another
-//! value of it. Such a process becomes the session's only by exec'ing with the session's tag
-//! (or writing it into its own memory): then it chose to join, as a process started with the
-//! tag after the end would have. Whatever may change is examined at every look: a member, a
-//! root process (a setuid program may drop to the user), one unreadable, gone or hidden.
+//! Only what a process cannot leave on its own is kept: a kernel thread, and a process of the
+//! user whose environment was read with no tag, or another value of it. Such a process
+//! becomes the session's only by exec'ing with the session's tag (or writing it into its own
+//! memory): then it chose to join, as a process started with the tag after the end would
+//! have. As the user, another user's process too (by the owner of /proc/PID, neither the user
+//! nor root); not as root, where a program of another user, setuid and made dumpable, shows
+//! that user as its owner while it runs for the user, who gets it back by dropping the
+//! effective uid. Whatever may change is examined at every look: a member, a root process (a
+//! setuid program may drop to the user), one unreadable, gone or hidden.
 
 use std::collections::HashMap;
 use std::io;
@@ -76,15 +78,16 @@ pub struct Instances {
     unsettled: Vec<(i32, u64)>,
     /// The kernel's PID counters before the last look.
     mark: Option<Mark>,
-    /// Whether a look may examine only the PIDs allocated since the last, instead of listing
-    /// /proc: as the user (see `Instances::since`).
-    by_allocation: bool,
+    /// Whether the end runs as the user, not as root: then a look examines only the PIDs
+    /// allocated since the last instead of listing /proc (see `Instances::since`), and
+    /// another user's process is settled.
+    as_user: bool,
 }
 
 impl Instances {
-    /// For the looks of one end; `by_allocation` as the user (see `since`).
-    pub fn new(by_allocation: bool) -> Instances {
-        Instances { by_allocation, ..Instances::default() }
+    /// For the looks of one end, as the user or as root.
+    pub fn new(as_user: bool) -> Instances {
+        Instances { as_user, ..Instances::default() }
     }
 
     /// What the looks before settled (none without `instances`), and the instances to
@@ -93,7 +96,7 @@ impl Instances {
     pub fn list(instances: Option<&mut Instances>) -> io::Result<(Decided, Listing)> {
         let (known, mut fresh) = match instances {
             Some(instances) => {
-                let (earlier, now) = (instances.mark, instances.by_allocation.then(Mark::now).flatten());
+                let (earlier, now) = (instances.mark, instances.as_user.then(Mark::now).flatten());
                 instances.mark = now;
                 let allocated = earlier.zip(now);
                 match allocated.and_then(|(earlier, now)| earlier.allocated_until(&now, MAX_ALLOCATED)) {
@@ -160,7 +163,7 @@ impl Instances {
         self.unsettled.clear();
         for (pid, examined) in examined {
             let Some(&inode) = inodes.get(pid) else { continue };
-            match Settled::of(examined) {
+            match Settled::of(examined).filter(|s| self.as_user || *s != Settled::OtherUser) {
                 Some(settled) => _ = self.settled.insert(*pid, (inode, settled)),
                 None if !matches!(examined, Examined::Gone) => self.unsettled.push((*pid, inode)),
                 None => {}
@@ -180,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_settled_instance_is_not_examined_again_but_a_reused_pid_is() {
-        let mut instances = Instances::default();
+        let mut instances = Instances::new(true);
         let (known, fresh) = instances.split(vec![(10, 100), (11, 110), (12, 120)]);
         assert!(known.is_empty());
         assert_eq!(fresh.len(), 3);
@@ -200,5 +203,15 @@ mod tests {
         // An instance not listed any more is forgotten.
         let (known, _) = instances.split(vec![(20, 200)]);
         assert!(known.is_empty() && instances.len() == 0);
+    }
+
+    #[test]
+    fn as_root_another_users_process_is_examined_again() {
+        let (mut as_root, mut as_user) = (Instances::new(false), Instances::new(true));
+        for instances in [&mut as_root, &mut as_user] {
+            let (_, fresh) = instances.split(vec![(30, 300)]);
+            instances.record(&fresh, &[(30, Examined::OtherUser)]);
+        }
+        assert_eq!((as_root.len(), as_user.len()), (0, 1));
     }
 }

@@ -24,6 +24,8 @@ const XSESSION_SNIPPET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/Xsession.d/
 /// --grace, and the slack the README promises beyond it.
 const GRACE: Duration = Duration::from_secs(1);
 const SLACK: Duration = Duration::from_secs(2);
+/// The first X display number of the next test's sshd (see `Host::boot`).
+static NEXT_DISPLAY_OFFSET: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(70);
 /// How long the hook of the KillUserProcesses test takes.
 const HOOK_TIME: Duration = Duration::from_secs(2);
 
@@ -89,12 +91,17 @@ impl Host {
         let user = format!("xx{name}");
         let uid = container.must(&format!("useradd -m -s /bin/sh -p '*' {user} && id -u {user}"));
         let port = free_port();
+        // The containers share the host's network, and sshd binds its X display port with
+        // SO_REUSEADDR: two sshds trying the same display at once can both bind it, and the
+        // second then fails to listen and gives up X forwarding ("listen: Address already in
+        // use"). Each test's sshd starts at displays of its own.
+        let display_offset = NEXT_DISPLAY_OFFSET.fetch_add(10, std::sync::atomic::Ordering::Relaxed);
         keygen(&container.path("host_key"));
         keygen(&container.path("client_key"));
         std::fs::copy(container.path("client_key.pub"), container.path("authorized_keys")).unwrap();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {SHARED}/host_key\nPidFile none\nUsePAM yes\n\
-             X11Forwarding yes\nX11UseLocalhost yes\nX11DisplayOffset 70\nXAuthLocation /usr/bin/xauth\n\
+             X11Forwarding yes\nX11UseLocalhost yes\nX11DisplayOffset {display_offset}\nXAuthLocation /usr/bin/xauth\n\
              AuthorizedKeysFile {SHARED}/authorized_keys\nStrictModes no\nPasswordAuthentication no\n\
              KbdInteractiveAuthentication no\nAllowUsers {user}\n"
         );
@@ -184,9 +191,8 @@ fn lose_display(name: &str, setup: Setup, loss: Loss, limit: Duration) -> Option
     let mut client = host.ssh(&["-Y", "-T"], &remote).env("DISPLAY", &client_x.display).spawn().unwrap();
     let scope = host.session_written("ready", "the X session");
     if setup.with_xexit {
-        // Generous: five containers boot side by side on a small CI machine, and journald
-        // then writes the line seconds late.
-        let watching = wait_for(Duration::from_secs(30), || host.xexit_log().contains("started: display localhost:"));
+        // Generous: five containers run side by side on a small CI machine.
+        let watching = wait_for(Duration::from_secs(20), || host.xexit_log().contains("started: display localhost:"));
         if !watching {
             let scope_now = host.container.unit_pids(&scope).into_iter().map(describe).collect::<Vec<_>>();
             let errors = host.container.sh(&format!("cat /home/{}/.xsession-errors", host.user));

@@ -30,6 +30,9 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The first X display number of the next sshd (see `start_sshd`).
+static NEXT_DISPLAY_OFFSET: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(200);
+
 /// Starts sshd on a port of its own, with its own host key, inside the test's mount
 /// namespace (so logins see the installed xexit), letting `user` in with the test's key.
 pub fn start_sshd(installed: &Installed, user: &TestUser) -> Sshd {
@@ -39,9 +42,13 @@ pub fn start_sshd(installed: &Installed, user: &TestUser) -> Sshd {
     std::fs::copy(dir.path("client_key.pub"), dir.path("authorized_keys")).unwrap();
     std::fs::create_dir_all("/run/sshd").unwrap();
     let port = free_port();
+    // sshd binds its X display port with SO_REUSEADDR: two sshds trying the same display at
+    // once can both bind it, and the second then fails to listen and gives up X forwarding.
+    // Each sshd of a test binary starts at displays of its own.
+    let display_offset = NEXT_DISPLAY_OFFSET.fetch_add(10, std::sync::atomic::Ordering::Relaxed);
     let config = format!(
         "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile none\nUsePAM yes\n\
-         X11Forwarding yes\nX11UseLocalhost yes\nXAuthLocation /usr/bin/xauth\n\
+         X11Forwarding yes\nX11UseLocalhost yes\nX11DisplayOffset {display_offset}\nXAuthLocation /usr/bin/xauth\n\
          AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nPasswordAuthentication no\n\
          KbdInteractiveAuthentication no\nPermitRootLogin no\nAllowUsers {user}\n",
         dir = dir.0.display(),

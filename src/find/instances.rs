@@ -8,7 +8,8 @@
 //! under memory pressure): it is then examined again, which costs a read and changes nothing.
 //!
 //! Only what a process cannot leave on its own is kept: a kernel thread, and a process of the
-//! user whose environment was read with no tag, or another value of it. Such a process
+//! user whose environment was read with no tag, or another value of it (not one that read
+//! empty, as a process inside exec does for a moment). Such a process
 //! becomes the session's only by exec'ing with the session's tag (or writing it into its own
 //! memory): then it chose to join, as a process started with the tag after the end would
 //! have. As the user, another user's process too (by the owner of /proc/PID, neither the user
@@ -144,7 +145,7 @@ impl Instances {
         for pid in allocated {
             // Whatever was settled under that PID has ended: the PID was handed out anew.
             self.settled.remove(&pid);
-            if let Some(inode) = crate::proc::inode_of(pid)?
+            if let Some(inode) = crate::proc::pid_alloc::inode_of(pid)?
                 && crate::proc::pid_alloc::is_process(pid)?
             {
                 fresh.push((pid, inode));

@@ -327,8 +327,10 @@ impl Session {
                 // the user's (checked below), and taken as the session's.
                 Tag::Oversized => tie = Some(OVERSIZED.to_string()),
                 Tag::Other => return Examined::OtherTag,
-                Tag::Absent => match self.login_tie(pid, reader) {
+                found @ (Tag::Absent | Tag::Empty) => match self.login_tie(pid, reader) {
                     Some(why) => tie = Some(why),
+                    // Not settled (see `Instances`): a process inside exec reads empty a moment.
+                    None if matches!(found, Tag::Empty) => return Examined::Outside,
                     None => return Examined::Untagged,
                 },
                 Tag::Gone => return absent_or_outside(pid),

@@ -13,6 +13,8 @@ pub enum Tag {
     Same,
     Other,
     Absent,
+    /// No variables at all: see `ProcReader::environ_was_empty`.
+    Empty,
     Unreadable,
     /// Larger than exec makes (see MAX_ENVIRON in proc/environ.rs): rewritten on purpose.
     Oversized,
@@ -52,12 +54,13 @@ impl Session {
         let tag = match reader.env_judge(pid, &[name], judge).as_deref() {
             Ok([judged]) if *judged == same => Tag::Same,
             Ok([judged]) if *judged == other => Tag::Other,
+            Ok(_) if reader.environ_was_empty() => Tag::Empty,
             Ok(_) => Tag::Absent,
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Tag::Unreadable,
             Err(e) if e.kind() == io::ErrorKind::FileTooLarge => Tag::Oversized,
             Err(_) => Tag::Gone,
         };
-        if counted && matches!(tag, Tag::Same | Tag::Other | Tag::Absent) {
+        if counted && matches!(tag, Tag::Same | Tag::Other | Tag::Absent | Tag::Empty) {
             reader.count_owner(true);
         }
         tag

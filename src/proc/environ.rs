@@ -67,6 +67,7 @@ impl ProcReader {
             buf[0] = 0;
             Ok(1 + rustix::io::read(fd, &mut buf[1..])?)
         })?;
+        self.environ_was_empty = first == 1;
         // procfs hands over all it has when the buffer has room, so a short read is the end.
         let mut more = first == self.buf.len();
         let mut tail = finder.feed(&self.buf[..first], 0).to_vec();
@@ -102,6 +103,13 @@ impl ProcReader {
         };
         self.to_close.push(fd);
         result
+    }
+
+    /// Whether the environment `env_judge` read last was empty: a process started with none,
+    /// a zombie, or one inside exec (between the old image's release and the new one's
+    /// tables, /proc/PID/environ reads empty), which a moment later may have the tag.
+    pub fn environ_was_empty(&self) -> bool {
+        self.environ_was_empty
     }
 
     /// Reads the next chunk after `tail` (what the last one left to search again), and feeds

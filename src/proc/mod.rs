@@ -52,15 +52,6 @@ pub fn list_pids() -> io::Result<Vec<i32>> {
     Ok(list_instances()?.into_iter().map(|(pid, _)| pid).collect())
 }
 
-/// The inode number of /proc/PID, None when there is no such process (or thread).
-pub fn inode_of(pid: i32) -> io::Result<Option<u64>> {
-    match rustix::fs::stat(format!("/proc/{pid}")) {
-        Ok(stat) => Ok(Some(stat.st_ino)),
-        Err(rustix::io::Errno::NOENT | rustix::io::Errno::SRCH) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Every PID in /proc now, with the inode number of its /proc/PID directory, which the
 /// listing gives at no cost: procfs makes a new inode for a new process, so PID and inode
 /// tell a reused PID apart (see `find::instances`).
@@ -154,6 +145,8 @@ pub struct ProcReader {
     env_cache: EnvCache,
     /// xexit's own PID when the reader was made: a reader is never carried across a fork.
     own_pid: i32,
+    /// See `environ_was_empty`.
+    environ_was_empty: bool,
 }
 
 /// The read buffer's size: room for nearly every /proc file in one read.
@@ -179,6 +172,7 @@ impl ProcReader {
             own: 0,
             env_cache: EnvCache::default(),
             own_pid: rustix::process::getpid().as_raw_nonzero().get(),
+            environ_was_empty: false,
         })
     }
 

@@ -54,6 +54,15 @@ fn proc_is_own_namespace() -> bool {
     std::fs::read_link("/proc/self").is_ok_and(|link| link.to_str() == Some(own.to_string().as_str()))
 }
 
+/// The inode number of /proc/PID, None when there is no such process (or thread).
+pub fn inode_of(pid: i32) -> io::Result<Option<u64>> {
+    match rustix::fs::stat(format!("/proc/{pid}")) {
+        Ok(stat) => Ok(Some(stat.st_ino)),
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::SRCH) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Whether `pid` is a process (a thread group's leader), not another thread's ID: /proc
 /// answers to both, its listing shows only the first.
 pub fn is_process(pid: i32) -> io::Result<bool> {

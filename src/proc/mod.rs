@@ -147,6 +147,8 @@ pub struct ProcReader {
     own_pid: i32,
     /// See `environ_was_empty`.
     environ_was_empty: bool,
+    /// The link /proc/self/ns/user, naming xexit's user namespace.
+    own_user_namespace: Option<Vec<u8>>,
 }
 
 /// The read buffer's size: room for nearly every /proc file in one read.
@@ -173,6 +175,7 @@ impl ProcReader {
             env_cache: EnvCache::default(),
             own_pid: rustix::process::getpid().as_raw_nonzero().get(),
             environ_was_empty: false,
+            own_user_namespace: rustix::fs::readlink("/proc/self/ns/user", Vec::new()).ok().map(|l| l.into_bytes()),
         })
     }
 
@@ -279,12 +282,6 @@ impl ProcReader {
     /// /proc/PID/status, parsed; None when the process is gone.
     pub fn status(&mut self, pid: i32) -> Option<Status> {
         Status::parse(pid, &self.read_string(pid, "status").ok()?)
-    }
-
-    /// The status of a process whose real and effective uid are known to be `uid`, from
-    /// /proc/PID/stat (see `Status::from_stat`); None when it is gone.
-    pub fn status_of_own(&mut self, pid: i32, uid: u32) -> Option<Status> {
-        Status::from_stat(self.read(pid, "stat").ok()?, uid)
     }
 
     pub fn read_string(&mut self, pid: i32, file: &str) -> io::Result<String> {

@@ -1,5 +1,7 @@
 //! /proc/PID/status and /proc/PID/stat: owner, state, name, and the IDs of relatives.
 
+use std::fmt::Write as _;
+
 /// The parsed fields of /proc/PID/status that matter here.
 #[derive(Debug)]
 pub struct Status {
@@ -105,6 +107,23 @@ impl Status {
     }
 }
 
+impl super::ProcReader {
+    /// The status of a process whose environment xexit, not root, could read: in xexit's own
+    /// user namespace that took real, effective and saved uid all `uid`, so /proc/PID/stat
+    /// says the rest (see `Status::from_stat`). In a user namespace of the user's, the user
+    /// may read it whatever its uids (a rootless container's): then its status. None when
+    /// it is gone.
+    pub fn status_of_own(&mut self, pid: i32, uid: u32) -> Option<Status> {
+        self.path.clear();
+        let _ = write!(self.path, "{pid}/ns/user");
+        let namespace = rustix::fs::readlinkat(&self.proc, self.path.as_str(), Vec::new()).ok()?;
+        if Some(namespace.as_bytes()) != self.own_user_namespace.as_deref() {
+            return self.status(pid);
+        }
+        Status::from_stat(self.read(pid, "stat").ok()?, uid)
+    }
+}
+
 /// The state letters and the words status gives them (fs/proc/array.c).
 const STATE_NAMES: [(&str, &str); 9] = [
     ("R", "running"),
@@ -204,6 +223,27 @@ mod tests {
         assert!(Status::from_stat(kernel, 0).unwrap().kernel_thread);
         let zombie = b"43 (x) Z 7 43 40 0 -1 4227084 128 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0";
         assert!(Status::from_stat(zombie, 1).unwrap().is_zombie());
+    }
+    #[test]
+    fn a_process_in_another_user_namespace_has_its_status_read() {
+        let Ok(mut child) = std::process::Command::new("unshare").args(["-U", "sleep", "10"]).spawn() else { return };
+        let pid = child.id() as i32;
+        let mut reader = super::super::ProcReader::new().unwrap();
+        let entered = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            let ours = std::fs::read_link("/proc/self/ns/user").ok();
+            std::fs::read_link(format!("/proc/{pid}/ns/user")).ok() != ours
+        });
+        let status = reader.status_of_own(pid, 4242);
+        let (own, mine) = (std::process::id() as i32, rustix::process::getuid().as_raw());
+        let own_status = reader.status_of_own(own, mine);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if !entered {
+            return; // unshare -U not allowed here
+        }
+        assert_eq!(status.unwrap().real_uid, mine, "its own uids, from its status, not the 4242 asked for");
+        assert_eq!(own_status.unwrap().real_uid, mine);
     }
     #[test]
     fn stat_ids_skip_the_name_and_refuse_zombies() {

@@ -29,57 +29,33 @@ const SESSIONS: usize = 30;
 const GRACE_S: f64 = 1.0;
 
 /// The floor of a lookup: list /proc and read every environment that may be opened, in one
-/// thread, with nothing else.
+/// thread, with nothing else. Given file names, it reads those of each process instead:
+/// `environ status cmdline` is what `xexit list` must read at the least (the tag; whose it
+/// is, by real and effective uid, its state and name; the command line it prints).
 const FLOOR: &str = r#"
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
-int main(void) {
+int main(int argc, char **argv) {
     static char buf[1 << 16];
     char path[64];
+    char *environ_only[] = {"environ"};
+    char **files = argc > 1 ? argv + 1 : environ_only;
+    int count = argc > 1 ? argc - 1 : 1;
     int proc = open("/proc", O_RDONLY | O_DIRECTORY);
     DIR *dir = fdopendir(dup(proc));
     long read_ = 0;
     for (struct dirent *entry; (entry = readdir(dir));) {
         if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-        snprintf(path, sizeof path, "%s/environ", entry->d_name);
-        int fd = openat(proc, path, O_RDONLY);
-        if (fd < 0) continue;
-        while (read(fd, buf, sizeof buf) > 0) {}
-        close(fd);
-        read_++;
-    }
-    printf("%ld\n", read_);
-    return 0;
-}
-"#;
-
-/// What `xexit list` must read of each process, at the least, as the same kind of loop:
-/// the environment (the tag), the status (whose it is: real and effective uid; its state and
-/// name) and the command line (printed). The floor above reads the first only.
-const FLOOR_LIST: &str = r#"
-#include <dirent.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-int main(void) {
-    static char buf[1 << 16];
-    char path[64];
-    const char *files[] = {"environ", "status", "cmdline"};
-    int proc = open("/proc", O_RDONLY | O_DIRECTORY);
-    DIR *dir = fdopendir(dup(proc));
-    long read_ = 0;
-    for (struct dirent *entry; (entry = readdir(dir));) {
-        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-        for (int f = 0; f < 3; f++) {
+        for (int f = 0; f < count; f++) {
             snprintf(path, sizeof path, "%s/%s", entry->d_name, files[f]);
             int fd = openat(proc, path, O_RDONLY);
             if (fd < 0) continue;
             while (read(fd, buf, sizeof buf) > 0) {}
             close(fd);
+            read_++;
         }
-        read_++;
     }
     printf("%ld\n", read_);
     return 0;
@@ -157,7 +133,6 @@ struct Bench {
     session_user: TestUser,
     host_user: TestUser,
     floor: String,
-    floor_list: String,
     herd: String,
     _built: Vec<common::TempDir>,
 }
@@ -262,15 +237,13 @@ impl Drop for Session {
 impl Bench {
     fn new() -> Bench {
         let (floor_dir, floor) = compile_c("floor", FLOOR);
-        let (floor_list_dir, floor_list) = compile_c("floor-list", FLOOR_LIST);
         let (herd_dir, herd) = compile_c("herd", HERD);
         Bench {
             session_user: TestUser::get("xxbusy"),
             host_user: TestUser::get("xxbusyhost"),
             floor: floor.display().to_string(),
-            floor_list: floor_list.display().to_string(),
             herd: herd.display().to_string(),
-            _built: vec![floor_dir, floor_list_dir, herd_dir],
+            _built: vec![floor_dir, herd_dir],
         }
     }
 
@@ -355,7 +328,12 @@ impl Bench {
         let label = format!("of one session of {HOST} processes, as root");
         compare_lookups(&label, runs, || self.as_root(&self.floor), list_as_root);
         let label = format!("{label}, against a loop that reads what list needs");
-        compare_lookups(&label, runs, || self.as_root(&self.floor_list), list_as_root);
+        let floor_list = || {
+            let mut floor = self.as_root(&self.floor);
+            floor.args(["environ", "status", "cmdline"]);
+            floor
+        };
+        compare_lookups(&label, runs, floor_list, list_as_root);
     }
 
     /// Ends one session on the busy host with xexit, then the same with the classic script.

@@ -9,10 +9,9 @@
 //!
 //! Only what a process cannot leave on its own is kept: a kernel thread, and a process of the
 //! user whose environment was read with no tag, or another value of it (not one that read
-//! empty, as a process inside exec does for a moment). Such a process
-//! becomes the session's only by exec'ing with the session's tag (or writing it into its own
-//! memory): then it chose to join, as a process started with the tag after the end would
-//! have. As the user, another user's process too (by the owner of /proc/PID, neither the user
+//! empty, as a process inside exec does for a moment). Such a process becomes the session's
+//! only by exec'ing with the session's tag (or writing it into its own memory): then it
+//! chose to join, as a process started with the tag after the end would have. As the user, another user's process too (by the owner of /proc/PID, neither the user
 //! nor root); not as root, where a program of another user, setuid and made dumpable, shows
 //! that user as its owner while it runs for the user, who gets it back by dropping the
 //! effective uid. Whatever may change is examined at every look: a member, a root process (a

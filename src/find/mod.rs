@@ -165,7 +165,7 @@ impl Session {
         &self,
         reader: &mut ProcReader,
         detail: Detail,
-        instances: Option<&mut Instances>,
+        mut instances: Option<&mut Instances>,
     ) -> Result<Sweep, Error> {
         let examine = |pid, reader: &mut ProcReader| self.examine(pid, reader, detail);
         // A sub-cgroup that could not be read may hold anything: not known to be empty, and
@@ -182,9 +182,8 @@ impl Session {
                 reader.take_exhausted().map_or(Ok(examined), Err).map_err(Error::Exhausted)?
             }
             _ => {
-                let mut instances = instances;
-                let listing = Instances::list(instances.as_deref_mut()).map_err(|e| ReadError::new("/proc", e))?;
-                let (mut known, fresh) = listing;
+                let listing = Instances::list(instances.as_deref_mut());
+                let (mut known, fresh) = listing.map_err(|e| ReadError::new("/proc", e))?;
                 let pids = fresh.iter().map(|(pid, _)| *pid).collect();
                 let examined = proc::scan(pids, reader, examine).map_err(Error::Exhausted)?;
                 if let Some(instances) = instances {

@@ -25,9 +25,7 @@ impl Session {
             Err(_) => Err(absent_or_outside(pid)),
         }
     }
-}
 
-impl Session {
     /// What is read of `pid` before its environment, if anything: `Err` with what it is when
     /// that settles it, else its status where it was read. Which is read first is which
     /// costs least: a stat of /proc/PID passes over another user's process without opening a

@@ -45,7 +45,7 @@ impl Mark {
 }
 
 fn read_number<T: std::str::FromStr>(path: &str) -> Option<T> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    super::read_text(path).ok()?.trim().parse().ok()
 }
 
 /// Whether /proc/self names xexit by its own PID: /proc is mounted for its PID namespace.

@@ -239,7 +239,7 @@ fn exit_status_help(command: &clap::Command) -> String {
              failed, or an error came up while ending it; list found none",
         ),
         (Exit::Usage, "usage or configuration error; nothing was run or signalled"),
-        (Exit::Unreachable, "the display could not be reached at start"),
+        (Exit::Unreachable, "the display could not be reached at start, or not watched"),
     ];
     let rows: Vec<String> = rows.iter().map(|(exit, meaning)| format!("  {}  {meaning}", exit.code())).collect();
     format!("{header}Exit status:{header:#}\n{}", rows.join("\n"))

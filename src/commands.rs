@@ -269,7 +269,8 @@ fn watch(options: WatchOptions) -> Result<Exit, Error> {
         options.timeout,
         session.as_ref().map_or_else(|| "unresolved".to_string(), |s| s.scope.to_string())
     );
-    match connection.watch(signals, options.interval, options.timeout) {
+    let ended = connection.watch(signals, options.interval, options.timeout);
+    match ended.map_err(|source| display::Error::Thread { display: display.clone(), source })? {
         Ended::Quit { why } => {
             log::info!("quit: {why}; the session is left as it is");
             Ok(Exit::Ok)

@@ -23,6 +23,7 @@ use x11rb::errors::{ConnectError, ConnectionError, ReplyError};
 use x11rb::protocol::xproto::{Atom, AtomEnum, ChangeWindowAttributesAux, ConnectionExt, EventMask, Window};
 use x11rb::rust_connection::RustConnection;
 
+use crate::display_name::DisplayName;
 use crate::error::Exit;
 use crate::watchdog::{Action, Input, Reason, Watchdog, is_decisive};
 use crate::xevents::EventStream;
@@ -37,6 +38,8 @@ pub enum Error {
     Unusable { display: String },
     #[error("display {display} did not answer within {timeout:?} (--timeout)")]
     ConnectTimeout { display: String, timeout: Duration },
+    #[error("cannot watch display {display}: no thread could be started ({source})")]
+    Thread { display: String, source: std::io::Error },
 }
 
 /// What x11rb reported, kind kept.
@@ -92,9 +95,10 @@ pub fn connect(display: &str, bound: Duration, signals: &mut Signals) -> Result<
     }
     let (tx, rx) = mpsc::channel();
     let name = display.to_string();
-    let opener = thread::spawn(move || {
+    let opener = thread::Builder::new().spawn(move || {
         let _ = tx.send(open(&name));
     });
+    let opener = opener.map_err(|source| Error::Thread { display: display.to_string(), source })?;
     let deadline = Instant::now() + bound;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -179,24 +183,29 @@ impl Display {
         }
     }
 
-    /// Watches until the display is lost or xexit is told to quit.
-    pub fn watch(self, signals: Signals, interval: Duration, timeout: Duration) -> Ended {
+    /// Watches until the display is lost or xexit is told to quit; an error when a thread it
+    /// needs cannot be started (threads are tasks, which the user's processes can use up).
+    pub fn watch(self, signals: Signals, interval: Duration, timeout: Duration) -> std::io::Result<Ended> {
         // Bounded: at most one ping is outstanding, LTSP_XEXIT values wait in `control` (one
         // wake-up for any number of changes), the event thread sends Closed once and ends,
         // and the signal thread may block (the kernel keeps one of each pending signal).
         let (tx, rx) = mpsc::sync_channel(INPUTS);
         let requests = Arc::new(self.requests);
         let control = Arc::new(Mutex::new(None));
-        spawn_event_reader(self.reader, Arc::clone(&requests), Arc::clone(&control), tx.clone());
-        let pings = spawn_pinger(requests, tx.clone());
-        spawn_signal_forwarder(signals, tx.clone());
+        spawn_event_reader(self.reader, Arc::clone(&requests), Arc::clone(&control), tx.clone())?;
+        let pings = spawn_pinger(requests, tx.clone())?;
+        spawn_signal_forwarder(signals, tx.clone())?;
         // `tx` stays alive here, so the channel never disconnects while we wait on it.
-        run_watchdog(&rx, &control, &pings, Watchdog::new(Instant::now(), interval, timeout))
+        Ok(run_watchdog(&rx, &control, &pings, Watchdog::new(Instant::now(), interval, timeout)))
     }
 }
 
 /// How many inputs may wait for the main thread before their senders wait for it.
 const INPUTS: usize = 16;
+
+/// Where the threads send what they saw, and whether one could be started.
+type Inputs = SyncSender<Wake>;
+type Spawned = std::io::Result<()>;
 
 /// What the threads send to the main thread.
 enum Wake {
@@ -247,12 +256,12 @@ struct EventReader {
 /// Waits for events: end-of-file wakes it at once. LTSP_XEXIT is read (on the other
 /// connection) once for everything that arrived together, so a flood of property changes
 /// costs neither memory nor a round trip each, and reaches the main thread as one value.
-fn spawn_event_reader(reader: EventReader, requests: Arc<RustConnection>, slot: ControlSlot, tx: SyncSender<Wake>) {
+fn spawn_event_reader(reader: EventReader, conn: Arc<RustConnection>, slot: ControlSlot, tx: Inputs) -> Spawned {
     let EventReader { events, mut stream, mut changed, root, atom } = reader;
-    thread::spawn(move || {
+    spawn(move || {
         loop {
             if changed {
-                let value = requests
+                let value = conn
                     .get_property(false, root, atom, AtomEnum::ANY, 0, 64)
                     .map_err(|e| e.to_string())
                     .and_then(|cookie| cookie.reply().map_err(|e| e.to_string()));
@@ -276,18 +285,18 @@ fn spawn_event_reader(reader: EventReader, requests: Arc<RustConnection>, slot: 
                 Err(e) => return closed(&tx, &e.to_string()),
             };
         }
-    });
+    })
 }
 
-fn closed(tx: &SyncSender<Wake>, why: &str) {
+fn closed(tx: &Inputs, why: &str) {
     log::debug!("display connection: {why}");
     let _ = tx.send(Wake::Input(Input::Closed));
 }
 
 /// Sends a round-trip request each time it is asked, and reports the answer.
-fn spawn_pinger(conn: Arc<RustConnection>, tx: SyncSender<Wake>) -> SyncSender<()> {
+fn spawn_pinger(conn: Arc<RustConnection>, tx: Inputs) -> std::io::Result<SyncSender<()>> {
     let (ping_tx, ping_rx) = mpsc::sync_channel::<()>(1);
-    thread::spawn(move || {
+    spawn(move || {
         for () in ping_rx {
             let answer = conn
                 .get_input_focus()
@@ -300,93 +309,22 @@ fn spawn_pinger(conn: Arc<RustConnection>, tx: SyncSender<Wake>) -> SyncSender<(
                 Err(e) => return closed(&tx, &e),
             }
         }
-    });
-    ping_tx
+    })?;
+    Ok(ping_tx)
 }
 
-fn spawn_signal_forwarder(mut signals: Signals, tx: SyncSender<Wake>) {
-    thread::spawn(move || {
+fn spawn_signal_forwarder(mut signals: Signals, tx: Inputs) -> Spawned {
+    spawn(move || {
         for signal in signals.forever() {
             let input = if signal == SIGHUP { Input::Hangup } else { Input::Terminate };
             if tx.send(Wake::Input(input)).is_err() {
                 return;
             }
         }
-    });
+    })
 }
 
-/// The server a display name points at; the screen number is not part of it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DisplayName {
-    /// Lower-case host for TCP displays; `None` for the local (Unix socket) server.
-    host: Option<String>,
-    number: u32,
-}
-
-impl DisplayName {
-    /// Parses a DISPLAY value; `None` when it is not one.
-    pub fn parse(text: &str) -> Option<DisplayName> {
-        let (protocol, rest) = match text.split_once('/') {
-            Some((protocol, rest)) => (Some(protocol.to_ascii_lowercase()), rest),
-            None => (None, text),
-        };
-        let colon = rest.rfind(':')?;
-        let (host, after) = (&rest[..colon], &rest[colon + 1..]);
-        let number_text = after.split_once('.').map_or(after, |(number, _screen)| number);
-        if number_text.is_empty() || !number_text.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let number = number_text.parse().ok()?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        let local = host.is_empty() || host == "unix" || matches!(protocol.as_deref(), Some("unix" | "local"));
-        let host = (!local).then(|| if is_loopback(&host) { "localhost".to_string() } else { host });
-        Some(DisplayName { host, number })
-    }
-}
-
-/// Loopback spellings name the same TCP listener (ssh's X11 forwarding port).
-fn is_loopback(host: &str) -> bool {
-    matches!(host, "localhost" | "127.0.0.1" | "::1" | "ip6-localhost")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn same(a: &str, b: &str) -> bool {
-        DisplayName::parse(a).unwrap() == DisplayName::parse(b).unwrap()
-    }
-
-    #[test]
-    fn every_spelling_of_a_local_display_is_the_same_display() {
-        for spelling in [":5", ":5.0", ":5.1", "unix:5", "unix:5.0", "localhost/unix:5", "unix/:5", "local/:5"] {
-            assert!(same(":5", spelling), "{spelling} is not :5");
-        }
-    }
-
-    #[test]
-    fn other_numbers_and_tcp_displays_are_other_displays() {
-        for other in [":50", ":55", ":0", "localhost:5", "host:5", "tcp/localhost:5"] {
-            assert!(!same(":5", other), "{other} taken for :5");
-        }
-        assert!(!same(":55", ":5"));
-    }
-
-    #[test]
-    fn tcp_displays_compare_host_and_number() {
-        assert!(same("localhost:10.0", "localhost:10"));
-        assert!(same("localhost:10", "127.0.0.1:10.0"));
-        assert!(same("tcp/localhost:10", "localhost:10"));
-        assert!(same("WS01:3", "ws01:3.0"));
-        assert!(same("[::1]:10", "localhost:10"));
-        assert!(!same("localhost:10", "localhost:11"));
-        assert!(!same("ws01:3", "ws02:3"));
-    }
-
-    #[test]
-    fn garbage_is_not_a_display() {
-        for bad in ["", "5", ":", ":x", ":5x", "host:", ":-1", ":5 ", ":99999999999"] {
-            assert_eq!(DisplayName::parse(bad), None, "{bad:?} parsed");
-        }
-    }
+/// Starts a thread of the watcher.
+fn spawn(work: impl FnOnce() + Send + 'static) -> Spawned {
+    thread::Builder::new().spawn(work).map(drop)
 }

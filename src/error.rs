@@ -13,7 +13,7 @@ pub enum Exit {
     Failed = 1,
     /// A usage or configuration error; nothing was run or signalled.
     Usage = 2,
-    /// The display could not be reached at start.
+    /// The display could not be reached at start, or no thread to watch it could be started.
     Unreachable = 3,
 }
 

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::display::DisplayName;
+use crate::display_name::DisplayName;
 use crate::duration::{MAX_DURATION, parse_duration, parse_positive_duration};
 use crate::end::Schedule;
 use crate::find::Selector;

@@ -17,6 +17,7 @@ mod cli;
 mod commands;
 mod daemon;
 mod display;
+mod display_name;
 mod duration;
 mod end;
 mod error;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::display::DisplayName;
+use crate::display_name::DisplayName;
 use crate::find::cgroup::{Cgroup, Mounts, login_cgroup};
 use crate::proc::ReadError;
 

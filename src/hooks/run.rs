@@ -96,14 +96,19 @@ fn forward_output(name: &str, child: &mut Child) -> mpsc::Receiver<()> {
         child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
     ];
     for stream in streams.into_iter().flatten() {
-        let name = name.to_string();
-        let done = done_tx.clone();
-        std::thread::spawn(move || {
+        let (thread_name, done) = (name.to_string(), done_tx.clone());
+        let reader = std::thread::Builder::new().spawn(move || {
             for line in BufReader::new(stream).split(b'\n').map_while(Result::ok) {
-                log::info!("hook {name}: {}", String::from_utf8_lossy(&line));
+                log::info!("hook {thread_name}: {}", String::from_utf8_lossy(&line));
             }
             let _ = done.send(());
         });
+        // Threads are tasks, which the user's processes can use up: the hook still runs, its
+        // stream closed (what it writes there then fails).
+        if let Err(e) = reader {
+            log::warn!("hook {name}: its output is not logged, no thread could be started ({e})");
+            let _ = done_tx.send(());
+        }
     }
     done_rx
 }

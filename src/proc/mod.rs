@@ -92,16 +92,18 @@ pub fn scan<T: Send>(
         out
     };
     std::thread::scope(|scope| {
+        // A helper that cannot start (threads are tasks, which a user can use up) or set up
+        // leaves its chunks to the others and to this thread.
         let workers: Vec<_> = (0..helpers)
-            .map(|_| {
-                scope.spawn(|| {
-                    // A helper that cannot set up leaves its chunks to the others.
+            .filter_map(|_| {
+                let helper = std::thread::Builder::new().spawn_scoped(scope, || {
                     crate::sys::unshare_fd_table().ok()?;
                     let mut own = ProcReader::new().ok()?;
                     own.env_cache = cache.clone();
                     let examined = examine_chunks(&mut own);
                     Some((examined, own.take_exhausted()))
-                })
+                });
+                helper.inspect_err(|e| log::debug!("a /proc scan helper could not start: {e}")).ok()
             })
             .collect();
         for chunk in pids.chunks(SCAN_CHUNK) {

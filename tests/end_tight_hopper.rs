@@ -6,24 +6,9 @@
 //! without another process of the user beside it (which could start short processes the
 //! count also holds: no reason either for exit 0 while the chain runs).
 mod common;
+use common::attackers::{SUBREAPER, hopper_end_outcome};
 use common::*;
 use std::time::Duration;
-
-/// As root: becomes a child subreaper, starts the chain as the user (uid, gid in argv), and
-/// reaps it. The chain's environment carries the tag (it is exec'd with it).
-const REAPER: &str = "import ctypes, os, signal, sys
-ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
-if os.fork() == 0:
-    os.setgroups([])
-    os.setgid(int(sys.argv[2]))
-    os.setuid(int(sys.argv[1]))
-    os.execve(sys.executable, [sys.executable, '-c', sys.argv[3]], {'XEXIT_TEST_TAG': sys.argv[4]})
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        signal.pause()
-";
 
 /// The chain: each process forks and exits at once.
 const HOPPER: &str = "import os, signal
@@ -52,7 +37,8 @@ fn a_tight_fork_and_exit_loop_is_ended_or_reported_never_exit_0_alive() {
         let mut other = (run_index / 2 % 2 == 1).then(|| tagged_sleeper(&user, &format!("other{run_index}")));
         let tag = format!("tight{run_index}");
         let mut reaper = clean_command(python.to_str().unwrap());
-        reaper.args(["-c", REAPER, &user.uid.to_string(), &user.gid.to_string(), HOPPER, &tag]);
+        let python_str = python.to_str().unwrap();
+        reaper.args(["-c", SUBREAPER, &user.uid.to_string(), &user.gid.to_string(), &tag, python_str, "-c", HOPPER]);
         cgroup.place(&mut reaper);
         let mut reaper = reaper.spawn().unwrap();
         let reaper_pid = reaper.id() as i32;
@@ -82,17 +68,8 @@ fn a_tight_fork_and_exit_loop_is_ended_or_reported_never_exit_0_alive() {
         if without_children_files {
             assert!(log.contains("no /proc/PID/task/TID/children"), "{kind}: the PPid pass was not said\n{log}");
         }
-        match output.status.code() {
-            Some(0) => {
-                assert_eq!(alive_after, 0, "run {run_index}, {kind}: exit 0 while the chain runs\n{log}");
-                tally[0] += 1;
-            }
-            Some(1) => {
-                assert!(log.contains("survived:"), "run {run_index}, {kind}: exit 1 naming nothing\n{log}");
-                tally[1] += 1;
-            }
-            code => panic!("run {run_index}, {kind}: exit {code:?}\n{log}"),
-        }
+        let what = format!("run {run_index}, {kind}");
+        tally[hopper_end_outcome(output.status.code(), alive_after > 0, &what, &log)] += 1;
     }
     eprintln!("{RUNS} runs: {} ended (exit 0), {} reported (exit 1)", tally[0], tally[1]);
 }

@@ -6,7 +6,7 @@
 use super::member::Examined;
 use super::{Detail, Scope, Session, Sweep, Verdict};
 use crate::end::Emptiness;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::proc::{self, ProcReader};
 
@@ -97,11 +97,7 @@ impl Session {
                 }
             }
             let Some(now) = self.outside_tasks(uid, reader) else { return Count::Failed("cannot list /proc") };
-            // Only what was there at both reads of /proc, and so at the count between them: a
-            // hopper's processes and zombies live far shorter, and are in the count alone. Of
-            // each, the fewer threads it showed: threads come and go.
-            let accounted: u64 =
-                now.iter().filter_map(|(id, entry)| before.get(id).map(|earlier| entry.tasks.min(earlier.tasks))).sum();
+            let accounted = accounted(&before, &now);
             log::debug!("the kernel counts {counted} tasks of uid {uid}, /proc accounts for {accounted}");
             if counted > accounted {
                 return Count::Unaccounted { count: counted - accounted, others };
@@ -113,15 +109,15 @@ impl Session {
 
     /// The processes of the user, or of a subordinate uid, that /proc shows and that are no
     /// target of the session (without its tag or with another, spared, a setuid program's,
-    /// zombies, xexit itself), by PID and start time, with their tasks (threads). A target is
-    /// left out: the look that found none missed it. One exiting (a process of the session
-    /// ended, its memory being freed) counts: it is still in the kernel's count, and its
-    /// environment may read as empty or not at all. A hopper's processes do too, when caught
-    /// so, but they are not there at the next read.
-    fn outside_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<HashMap<(i32, u64), Outside>> {
+    /// zombies, xexit itself), by PID, /proc inode and start time, with their threads. A
+    /// target is left out: the look that found none missed it. One exiting (a process of the
+    /// session ended, its memory being freed) counts: it is still in the kernel's count, and
+    /// its environment may read as empty or not at all. A hopper's processes do too, when
+    /// caught so, but they are not there at the next read.
+    fn outside_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<HashMap<Instance, Outside>> {
         let ours = |id: u32| id == uid || self.subordinate.iter().any(|r| r.contains(&u64::from(id)));
         let mut found = HashMap::new();
-        for pid in proc::list_pids().ok()? {
+        for (pid, inode) in proc::list_instances().ok()? {
             // A stat of /proc/PID passes over another user's process; root's (setuid, or the
             // user's made non-dumpable) needs its status.
             match reader.owner(pid) {
@@ -137,7 +133,12 @@ impl Session {
             if !quiet && self.is_plain_target(pid, reader) {
                 continue;
             }
-            found.insert((pid, start), Outside { tasks: u64::from(status.threads.max(1)), other: !quiet });
+            let tasks = match proc::list_tasks(pid) {
+                Ok(tasks) => tasks.into_iter().collect(),
+                Err(e) if proc::is_exhaustion(&e) => return None,
+                Err(_) => continue,
+            };
+            found.insert((pid, inode, start), Outside { tasks, other: !quiet });
         }
         Some(found)
     }
@@ -180,9 +181,24 @@ fn count_tasks(uid: u32, gid: u32) -> Result<u64, &'static str> {
     Ok(high - 2)
 }
 
+/// What the kernel's count can be sure to hold of what two reads of /proc saw outside the
+/// session: the processes there at both reads (by PID, /proc inode and start time; a
+/// hopper's and its zombies live far shorter), each with its threads there at both (by
+/// thread ID and inode), and at least its main thread, which stays counted until the
+/// process is reaped. A thread count alone would not do: a process of the user can end its
+/// threads while the kernel counts and make them anew before the next read.
+fn accounted(before: &HashMap<Instance, Outside>, now: &HashMap<Instance, Outside>) -> u64 {
+    let common = |earlier: &Outside, later: &Outside| earlier.tasks.intersection(&later.tasks).count().max(1);
+    now.iter().filter_map(|(id, later)| before.get(id).map(|earlier| common(earlier, later) as u64)).sum()
+}
+
+/// A process as /proc shows it: PID, the inode of /proc/PID, start time.
+type Instance = (i32, u64, u64);
+
 /// A process of the user outside the session, as a read of /proc saw it.
 struct Outside {
-    tasks: u64,
+    /// Its threads, by thread ID and the inode of /proc/PID/task/TID.
+    tasks: HashSet<(i32, u64)>,
     /// Whether it may start processes: not xexit, not a zombie, not exiting.
     other: bool,
 }
@@ -197,4 +213,32 @@ enum Count {
         others: usize,
     },
     Failed(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outside(tasks: &[(i32, u64)]) -> Outside {
+        Outside { tasks: tasks.iter().copied().collect(), other: true }
+    }
+
+    #[test]
+    fn only_what_was_there_at_both_reads_is_accounted_for() {
+        let before = HashMap::from([
+            ((10, 1, 5), outside(&[(10, 1), (11, 2), (12, 3)])),
+            ((20, 4, 5), outside(&[(20, 4)])),
+            ((30, 6, 5), outside(&[(30, 6)])),
+        ]);
+        let now = HashMap::from([
+            // Two of its threads ended and two others took their place, under the same IDs
+            // even: only the main thread is sure to have been there throughout.
+            ((10, 1, 5), outside(&[(10, 1), (11, 7), (13, 8)])),
+            // Its main thread ended, others run on: it still counts once.
+            ((20, 4, 5), outside(&[(21, 9)])),
+            // The PID reused by another process: not accounted for.
+            ((30, 10, 5), outside(&[(30, 10)])),
+        ]);
+        assert_eq!(accounted(&before, &now), 2);
+    }
 }

@@ -7,12 +7,14 @@ use std::os::fd::OwnedFd;
 
 use rustix::fs::{Mode, OFlags};
 
+mod audit;
 mod children;
 mod environ;
 pub mod pid_alloc;
 mod status;
 mod text;
 
+pub use self::audit::{audit_session, login_uid, parse_audit_id};
 pub use self::children::{children, children_of, has_children_files};
 use self::environ::EnvCache;
 pub use self::status::{StatIds, Status};
@@ -56,9 +58,23 @@ pub fn list_pids() -> io::Result<Vec<i32>> {
 /// listing gives at no cost: procfs makes a new inode for a new process, so PID and inode
 /// tell a reused PID apart (see `find::instances`).
 pub fn list_instances() -> io::Result<Vec<(i32, u64)>> {
+    numbered_entries("/proc")
+}
+
+/// The threads of `pid` now, by thread ID and the inode of /proc/PID/task/TID: a thread that
+/// ended and another made in its place are told apart as processes are.
+pub fn list_tasks(pid: i32) -> io::Result<Vec<(i32, u64)>> {
+    numbered_entries(&format!("/proc/{pid}/task"))
+}
+
+fn numbered_entries(dir: &str) -> io::Result<Vec<(i32, u64)>> {
     use std::os::unix::fs::DirEntryExt;
-    let entries = std::fs::read_dir("/proc")?.flatten();
-    Ok(entries.filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.ino()))).collect())
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        found.extend(entry.file_name().to_str().and_then(|name| name.parse().ok()).map(|id| (id, entry.ino())));
+    }
+    Ok(found)
 }
 
 /// How many PIDs a scan thread takes at a time.
@@ -358,24 +374,7 @@ pub fn is_exiting(pid: i32) -> bool {
 
 /// A thread of `pid` other than its main thread, if one runs.
 fn live_thread(pid: i32) -> Option<i32> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    tasks.flatten().filter_map(|task| task.file_name().to_str()?.parse::<i32>().ok()).find(|tid| *tid != pid)
-}
-
-/// The audit login session of /proc/WHO (pam_loginuid sets it at login; children inherit
-/// it); None where unset or the kernel has no audit.
-pub fn audit_session(who: &str) -> Option<u32> {
-    parse_audit_id(&std::fs::read(format!("/proc/{who}/sessionid")).ok()?)
-}
-
-/// The login uid of /proc/WHO (pam_loginuid: the user who logged in); None where unset.
-pub fn login_uid(who: &str) -> Option<u32> {
-    parse_audit_id(&std::fs::read(format!("/proc/{who}/loginuid")).ok()?)
-}
-
-/// An audit ID as /proc/PID/sessionid and loginuid give it; None for unset (4294967295).
-pub fn parse_audit_id(text: &[u8]) -> Option<u32> {
-    std::str::from_utf8(text).ok()?.trim().parse::<u32>().ok().filter(|id| *id != u32::MAX)
+    list_tasks(pid).ok()?.into_iter().map(|(tid, _)| tid).find(|tid| *tid != pid)
 }
 
 #[cfg(test)]

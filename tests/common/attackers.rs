@@ -7,6 +7,39 @@ use std::process::{Child, Stdio};
 
 use super::TestUser;
 
+/// As root: a child subreaper that starts PROGRAM [ARG]... as the user (`UID GID TAG
+/// PROGRAM [ARG]...`) with only XEXIT_TEST_TAG=TAG in its environment, and reaps whatever is
+/// left to it: a hopper's processes live on under it, not under PID 1.
+pub const SUBREAPER: &str = "import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+if os.fork() == 0:
+    os.setgroups([])
+    os.setgid(int(sys.argv[2]))
+    os.setuid(int(sys.argv[1]))
+    os.execve(sys.argv[4], sys.argv[4:], {'XEXIT_TEST_TAG': sys.argv[3]})
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        signal.pause()
+";
+
+/// What root's end of a session with a PID hopper in it may say: exit 0 only with the
+/// hopper gone, exit 1 only naming what survived. 0 or 1 as it exited; `what` names the run.
+pub fn hopper_end_outcome(status: Option<i32>, hopper_alive: bool, what: &str, log: &str) -> usize {
+    match status {
+        Some(0) => {
+            assert!(!hopper_alive, "{what}: exit 0 while the chain runs\n{log}");
+            0
+        }
+        Some(1) => {
+            assert!(log.contains("survived:"), "{what}: exit 1 naming nothing\n{log}");
+            1
+        }
+        code => panic!("{what}: exit {code:?}\n{log}"),
+    }
+}
+
 /// Forks its successor and exits, with no pause: each PID lives about a millisecond.
 pub const FORK_HOPPER: &str = r#"
 #include <signal.h>

@@ -44,6 +44,11 @@ impl Session {
                 cgroup.path
             )),
             Scope::Cgroup(_) | Scope::User => Emptiness::Unproven,
+            Scope::Env { .. } | Scope::Display { .. } if !sweep.in_exec.is_empty() => Emptiness::Unseen(format!(
+                "processes of {} are inside exec, with no environment to tell whose they are yet: {}",
+                self.user_label(),
+                sweep.in_exec.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")
+            )),
             Scope::Env { .. } | Scope::Display { .. } => match self.count(reader) {
                 Count::Agrees => Emptiness::Unproven,
                 Count::Unaccounted { count, others } => Emptiness::Uncounted(format!(
@@ -133,8 +138,12 @@ impl Session {
             if !quiet && self.is_plain_target(pid, reader) {
                 continue;
             }
+            // What ended while it was listed has no identity to be found again by (NO_INODE).
+            if inode == proc::NO_INODE {
+                continue;
+            }
             let tasks = match proc::list_tasks(pid) {
-                Ok(tasks) => tasks.into_iter().collect(),
+                Ok(tasks) => tasks.into_iter().filter(|(_, inode)| *inode != proc::NO_INODE).collect(),
                 Err(e) if proc::is_exhaustion(&e) => return None,
                 Err(_) => continue,
             };
@@ -144,9 +153,10 @@ impl Session {
     }
 
     /// Whether `pid` is a target by its own environment (not spared, not unreadable: the sweep
-    /// decided those, and left them where they are not ended).
+    /// decided those, and left them where they are not ended), or may be one (inside exec).
     fn is_plain_target(&self, pid: i32, reader: &mut ProcReader) -> bool {
         match self.examine(pid, reader, Detail::Plain) {
+            Examined::InExec => true,
             Examined::Member(m) if super::spare_tree::runs_under(&self.spare, m.pid, reader) => false,
             Examined::Member(m) => matches!(m.verdict, Verdict::Target | Verdict::Tied(_)),
             _ => false,

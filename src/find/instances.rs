@@ -163,7 +163,10 @@ impl Instances {
         self.unsettled.clear();
         for (pid, examined) in examined {
             let Some(&inode) = inodes.get(pid) else { continue };
-            match Settled::of(examined).filter(|s| self.as_user || *s != Settled::OtherUser) {
+            // A process that ended while it was listed has no inode of its own to know it by.
+            let settled = Settled::of(examined)
+                .filter(|s| inode != crate::proc::NO_INODE && (self.as_user || *s != Settled::OtherUser));
+            match settled {
                 Some(settled) => _ = self.settled.insert(*pid, (inode, settled)),
                 None if !matches!(examined, Examined::Gone) => self.unsettled.push((*pid, inode)),
                 None => {}

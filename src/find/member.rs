@@ -116,6 +116,9 @@ pub struct Sweep {
     /// container), PID and uid. The session is not empty while they run, and they are not
     /// xexit's to end.
     pub strangers: Vec<String>,
+    /// Processes of the user inside exec: the session's or not, it cannot be told yet, and
+    /// while there is one no look that found nothing is to be believed.
+    pub in_exec: Vec<i32>,
 }
 
 impl Sweep {
@@ -144,4 +147,8 @@ pub enum Examined {
     OtherTag,
     /// Its environment was read and has no tag.
     Untagged,
+    /// Inside exec: its old memory is gone and the new one has no environment in place yet
+    /// (`ProcReader::inside_exec`). It may be the session's a moment later, and a user can
+    /// hold it there (an exec from a FUSE file the user serves and stalls).
+    InExec,
 }

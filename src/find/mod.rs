@@ -247,6 +247,7 @@ impl Session {
                     sweep.scope_has_others = true
                 }
                 Examined::Gone => sweep.missed = true,
+                Examined::InExec => sweep.in_exec.push(pid),
                 Examined::Invisible => (sweep.missed, sweep.scope_has_others) = (true, true),
                 Examined::Untagged | Examined::Outside | Examined::KernelThread => {}
             }
@@ -329,6 +330,7 @@ impl Session {
                 found @ (Tag::Absent | Tag::Empty) => match self.login_tie(pid, reader) {
                     Some(why) => tie = Some(why),
                     // Not settled (see `Instances`): a process inside exec reads empty a moment.
+                    None if matches!(found, Tag::Empty) && reader.inside_exec(pid) => return Examined::InExec,
                     None if matches!(found, Tag::Empty) => return Examined::Outside,
                     None => return Examined::Untagged,
                 },
@@ -351,9 +353,7 @@ impl Session {
             (None, Some(uid)) if uids_known => reader.status_of_own(pid, uid),
             (None, _) => reader.status(pid),
         };
-        let Some(status) = status else {
-            return absent_or_outside(pid);
-        };
+        let Some(status) = status else { return absent_or_outside(pid) };
         if status.is_zombie() {
             return Examined::Gone;
         }

@@ -67,6 +67,10 @@ pub fn list_tasks(pid: i32) -> io::Result<Vec<(i32, u64)>> {
     numbered_entries(&format!("/proc/{pid}/task"))
 }
 
+/// The inode procfs lists for a process or thread that ended while it was listed (in
+/// proc_fill_cache): shared by all such, so no identity.
+pub const NO_INODE: u64 = 1;
+
 fn numbered_entries(dir: &str) -> io::Result<Vec<(i32, u64)>> {
     use std::os::unix::fs::DirEntryExt;
     let mut found = Vec::new();

@@ -726,13 +726,18 @@ pub fn catches(pid: i32, signal: Signal) -> bool {
 /// A C program built for the test (with the system's cc, which Rust links with), in a
 /// directory every test user may read; removed with the returned TempDir.
 pub fn compile_c(name: &str, source: &str) -> (TempDir, PathBuf) {
+    compile_c_with(name, source, &[])
+}
+
+/// `compile_c` with more options for cc (`-static`, say).
+pub fn compile_c_with(name: &str, source: &str, options: &[&str]) -> (TempDir, PathBuf) {
     static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let build = BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = TempDir::new(&format!("c-{name}-{build}"));
     std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let (c_file, program) = (dir.path(&format!("{name}.c")), dir.path(name));
     std::fs::write(&c_file, source).unwrap();
-    let output = run(Command::new("cc").args(["-O1", "-pthread", "-o"]).arg(&program).arg(&c_file));
+    let output = run(Command::new("cc").args(["-O1", "-pthread"]).args(options).arg("-o").arg(&program).arg(&c_file));
     assert!(output.status.success(), "cc {name}.c: {}", stderr_of(&output));
     (dir, program)
 }

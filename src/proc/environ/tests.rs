@@ -105,3 +105,60 @@ fn the_bound_is_what_exec_allows() {
     let key = EnvKey::parse(12, stat.as_bytes()).unwrap();
     assert_eq!((key.start, key.env_start, key.env_end, key.size()), (777, 5000, 7000, 2000));
 }
+
+/// Python with about 1 MiB of environment and TAG=ws01 after it, forking three children that
+/// wait: the first two keep the environment's pages shared with it, the third rewrites its
+/// TAG in place (ws02), which gives it pages of its own. Each child's PID on a line.
+const FORKER: &str = "import ctypes, os, signal, sys
+libc = ctypes.CDLL(None)
+environ = ctypes.POINTER(ctypes.c_char_p).in_dll(libc, 'environ')
+for n in range(3):
+    pid = os.fork()
+    if pid == 0:
+        if n == 2:
+            i = 0
+            while environ[i] is not None and not environ[i].startswith(b'TAG='):
+                i += 1
+            at = ctypes.cast(environ, ctypes.POINTER(ctypes.c_void_p))[i]
+            ctypes.memmove(at + 4, b'ws02', 4)
+        signal.pause()
+    print(pid, flush=True)
+signal.pause()
+";
+
+#[test]
+fn processes_sharing_an_environment_s_pages_are_judged_once_as_root() {
+    use std::io::BufRead;
+    let mut command = Command::new("python3");
+    command.args(["-c", FORKER]).env_clear().stdin(Stdio::null()).stdout(Stdio::piped());
+    for n in 0..10 {
+        command.env(format!("PAD{n:03}"), "x".repeat(100 << 10));
+    }
+    let mut parent = command.env("TAG", "ws01").spawn().unwrap();
+    let lines = std::io::BufReader::new(parent.stdout.take().unwrap()).lines();
+    let children: Vec<i32> = lines.take(3).map(|line| line.unwrap().parse().unwrap()).collect();
+    // The third child's rewrite is done once its environment reads so.
+    let ws02 = |pid: i32| std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|e| e.ends_with(b"TAG=ws02\0"));
+    while !ws02(children[2]) {
+        std::thread::yield_now();
+    }
+    let mut reader = ProcReader::new().unwrap();
+    let calls = Cell::new(0);
+    let tags: Vec<Vec<i64>> = children
+        .iter()
+        .map(|pid| {
+            let judge = |_, value: Option<&[u8]>| {
+                calls.set(calls.get() + 1);
+                value.map_or(0, |v| i64::from(v[3]))
+            };
+            reader.env_judge(*pid, &["TAG"], judge).unwrap()
+        })
+        .collect();
+    for pid in children.iter().copied().chain([parent.id() as i32]) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = parent.wait();
+    assert_eq!(tags, vec![vec![i64::from(b'1')], vec![i64::from(b'1')], vec![i64::from(b'2')]]);
+    // Root sees the frames: the second child's judgement is the first one's.
+    assert_eq!(calls.get(), if rustix::process::geteuid().is_root() { 2 } else { 3 });
+}

@@ -104,7 +104,8 @@ impl ProcReader {
         if !more {
             return Ok(judged(finder));
         }
-        let head = self.buf[1..first].to_vec();
+        // What is kept of the first chunk, where the rest must be looked at.
+        let head = if finder.done() { Vec::new() } else { self.buf[1..first].to_vec() };
         // Kept out of the batch that the read of stat may close.
         let fd = self.to_close.pop().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
         let key = EnvKey::parse(pid, self.read(pid, "stat")?).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound));

@@ -122,7 +122,8 @@ impl Session {
     fn outside_tasks(&self, uid: u32, reader: &mut ProcReader) -> Option<HashMap<Instance, Outside>> {
         let ours = |id: u32| id == uid || self.subordinate.iter().any(|r| r.contains(&u64::from(id)));
         let mut found = HashMap::new();
-        for (pid, inode) in proc::list_instances().ok()? {
+        // What ended while it was listed has no identity to be found again by (NO_INODE).
+        for (pid, inode) in proc::list_instances().ok()?.into_iter().filter(|(_, inode)| *inode != proc::NO_INODE) {
             // A stat of /proc/PID passes over another user's process; root's (setuid, or the
             // user's made non-dumpable) needs its status.
             match reader.owner(pid) {
@@ -136,10 +137,6 @@ impl Session {
             // exiting (one of the session ended) starts anything.
             let quiet = reader.is_self(pid) || status.is_zombie() || exiting;
             if !quiet && self.is_plain_target(pid, reader) {
-                continue;
-            }
-            // What ended while it was listed has no identity to be found again by (NO_INODE).
-            if inode == proc::NO_INODE {
                 continue;
             }
             let tasks = match proc::list_tasks(pid) {

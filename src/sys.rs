@@ -104,8 +104,11 @@ pub fn ignore_hangup_and_terminate(command: &mut std::process::Command) {
 /// PID namespace), the probe itself among them. An error says why the probe could not tell.
 ///
 /// A child of xexit becomes `uid` (groups dropped, `gid`), lowers its limit and forks once;
-/// what it learns comes back as its exit status. The user may signal it (it is theirs): one
-/// that is killed, or stopped past PROBE_TAKES, is an error, never an answer.
+/// what it learns comes back as its exit status. Its saved uid stays root: the user's
+/// processes may then neither raise its limit (prlimit(2) wants all three uids the caller's,
+/// and a raised one made every fork succeed, the count 0) nor trace it; its effective
+/// capabilities are gone, so the limit holds for it. The user may signal it (its real uid
+/// is theirs): one that is killed, or stopped past PROBE_TAKES, is an error, never an answer.
 pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'static str> {
     const BELOW: i32 = 0;
     const AT_LIMIT: i32 = 1;
@@ -130,7 +133,7 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
             if root
                 && (libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
                     || libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0
-                    || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0)
+                    || libc::syscall(libc::SYS_setresuid, uid, uid, 0) != 0)
             {
                 libc::_exit(2);
             }

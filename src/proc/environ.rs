@@ -3,7 +3,6 @@
 //! one read at most once per reader (one end) for the same question.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
@@ -19,35 +18,8 @@ use crate::sys::{find_byte, find_bytes};
 /// never read.
 pub const MAX_ENVIRON: usize = 6 << 20;
 
-/// What a caller made of the variables of a large environment, by question and by process or
-/// the memory that holds it.
-pub type EnvCache = Arc<Mutex<HashMap<(Judged, String), Vec<i64>>>>;
-
-/// Whose environment a judgement is of.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Judged {
-    Process(EnvKey),
-    /// An environment that begins with `head` (the first chunk, read afresh for each
-    /// process, by its length and its hash under the cache's own random keys) and goes on at `offset` into these physical page frames, `size` bytes in all:
-    /// processes forked from one parent share their environment's pages until one of them
-    /// writes there (copy on write gives the writer a new frame), so one read serves them
-    /// all. The first page is left to `head`: it often holds the top of the stack too, which
-    /// each process writes. Only root sees frame numbers (/proc/PID/pagemap); a page not in
-    /// memory has none.
-    Frames {
-        head: Head,
-        offset: u64,
-        size: u64,
-        frames: Vec<u64>,
-    },
-}
-
-/// The first chunk of an environment: its length, and its hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Head {
-    len: u64,
-    hash: u64,
-}
+/// What a caller made of the variables of a large environment, by process and question.
+pub type EnvCache = Arc<Mutex<HashMap<(EnvKey, String), Vec<i64>>>>;
 
 /// A process's environment as /proc/PID/stat describes it: PID and start time tell a reused
 /// PID apart, and where the environment lies changes at nearly every exec (the stack is
@@ -81,9 +53,8 @@ impl ProcReader {
     /// What `judge` makes of the first value of each of `names` in /proc/PID/environ (as
     /// getenv finds it; None where unset), in order. Reading stops once all are found. An
     /// environment larger than the first chunk is judged once per reader (the judgement kept
-    /// by process, see `EnvKey`, and as root once for every process whose environment lies
-    /// in the same memory, see `Judged::Frames`), so `judge` must be the same for the same
-    /// names; one larger than exec makes is an error (FileTooLarge), not read.
+    /// by process, see `EnvKey`), so `judge` must be the same for the same names; one larger
+    /// than exec makes is an error (FileTooLarge), not read.
     pub fn env_judge(
         &mut self,
         pid: i32,
@@ -104,8 +75,6 @@ impl ProcReader {
         if !more {
             return Ok(judged(finder));
         }
-        // What is kept of the first chunk, where the rest must be looked at.
-        let head = if finder.done() { Vec::new() } else { self.buf[1..first].to_vec() };
         // Kept out of the batch that the read of stat may close.
         let fd = self.to_close.pop().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
         let key = EnvKey::parse(pid, self.read(pid, "stat")?).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound));
@@ -114,63 +83,26 @@ impl ProcReader {
             false => Ok(key),
         });
         let question = names.join("\0");
-        let cached = |reader: &Self, judged: &Judged| {
-            reader.env_cache.lock().ok()?.get(&(judged.clone(), question.clone())).cloned()
-        };
-        let result = match key.map(|key| (cached(self, &Judged::Process(key)), key)) {
-            Err(e) => Err(e),
-            Ok(_) if finder.done() => Ok(judged(finder)),
-            Ok((Some(cached), _)) => Ok(cached),
-            Ok((None, key)) => {
-                let hash = self.env_cache.lock().map_or(0, |cache| cache.hasher().hash_one(&head));
-                let head = Head { len: head.len() as u64, hash };
-                let frames = self.env_frames(pid, &key, head);
-                let (judgement, frames) = match frames.as_ref().and_then(|frames| cached(self, frames)) {
-                    Some(judgement) => (judgement, None),
-                    None => {
-                        let mut read = first;
-                        while more && !finder.done() {
-                            (more, tail) = self.read_chunk(&fd, &mut finder, &tail, &mut read)?;
-                        }
-                        // Frames that changed while it was read (a write there) hold other bytes.
-                        (
-                            judged(finder),
-                            frames.filter(|frames| self.env_frames(pid, &key, head).as_ref() == Some(frames)),
-                        )
-                    }
-                };
-                if let Ok(mut cache) = self.env_cache.lock() {
-                    for judged in frames.into_iter().chain([Judged::Process(key)]) {
-                        cache.insert((judged, question.clone()), judgement.clone());
-                    }
+        let cached =
+            key.as_ref().ok().and_then(|key| self.env_cache.lock().ok()?.get(&(*key, question.clone())).cloned());
+        let result = match (key, cached) {
+            (Err(e), _) => Err(e),
+            (Ok(_), _) if finder.done() => Ok(judged(finder)),
+            (Ok(_), Some(cached)) => Ok(cached),
+            (Ok(key), None) => {
+                let mut read = first;
+                while more && !finder.done() {
+                    (more, tail) = self.read_chunk(&fd, &mut finder, &tail, &mut read)?;
                 }
-                Ok(judgement)
+                let judged: Vec<i64> = judged(finder);
+                if let Ok(mut cache) = self.env_cache.lock() {
+                    cache.insert((key, question), judged.clone());
+                }
+                Ok(judged)
             }
         };
         self.to_close.push(fd);
         result
-    }
-
-    /// The environment `key` describes, beginning with `head`, by the page frames that hold
-    /// the rest, as root reads them in /proc/PID/pagemap; None where one is not in memory or
-    /// xexit may not see them.
-    fn env_frames(&mut self, pid: i32, key: &EnvKey, head: Head) -> Option<Judged> {
-        const PRESENT: u64 = 1 << 63;
-        const FRAME: u64 = (1 << 55) - 1;
-        let page = rustix::param::page_size() as u64;
-        let rest = key.env_start + head.len;
-        let pages = usize::try_from(key.env_end.div_ceil(page).checked_sub(rest / page)?).ok()?;
-        let at = rest / page * 8;
-        let len = self
-            .open_reading(pid, "pagemap", |fd, buf| {
-                let entries = buf.get_mut(..pages * 8).ok_or_else(|| io::Error::from(io::ErrorKind::FileTooLarge))?;
-                rustix::io::pread(fd, entries, at).map_err(Into::into)
-            })
-            .ok()?;
-        let entries = self.buf[..len].chunks_exact(8).map(|e| u64::from_le_bytes(e.try_into().unwrap_or_default()));
-        let frames: Vec<u64> =
-            entries.map(|e| (e & PRESENT != 0 && e & FRAME != 0).then_some(e & FRAME)).collect::<Option<_>>()?;
-        (frames.len() == pages).then(|| Judged::Frames { head, offset: rest % page, size: key.size(), frames })
     }
 
     /// Whether `pid` is inside exec, past the point where its old memory is gone and before

@@ -109,10 +109,10 @@ impl ProcReader {
     /// the new one has its arguments and environment: /proc/PID/stat places them at 0 then
     /// (a process started with an empty environment has them placed; a zombie has no memory).
     pub fn inside_exec(&mut self, pid: i32) -> bool {
-        let Some(mut fields) = self.read(pid, "stat").ok().and_then(stat_fields) else { return false };
-        let live = fields.next().is_some_and(|state| !matches!(state, "Z" | "X"));
-        let mut placed = fields.skip(46).take(2).map(|field| field != "0");
-        live && placed.next() == Some(false) && placed.next() == Some(false)
+        let Ok(stat) = self.read(pid, "stat") else { return false };
+        let live =
+            stat_fields(stat).and_then(|mut fields| fields.next()).is_some_and(|state| !matches!(state, "Z" | "X"));
+        live && EnvKey::parse(pid, stat).is_some_and(|key| key.env_start == 0 && key.env_end == 0)
     }
 
     /// Whether the environment `env_judge` read last was empty: a process started with none,

@@ -108,10 +108,12 @@ pub fn ignore_hangup_and_terminate(command: &mut std::process::Command) {
 /// processes may then neither raise its limit (prlimit(2) wants all three uids the caller's,
 /// and a raised one made every fork succeed, the count 0) nor trace it; its effective
 /// capabilities are gone, so the limit holds for it. The user may signal it (its real uid
-/// is theirs): one that is killed, or stopped past PROBE_TAKES, is an error, never an answer.
+/// is theirs): one that is killed or stopped (it or its fork), or that takes longer than
+/// PROBE_TAKES, is an error, never an answer.
 pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'static str> {
     const BELOW: i32 = 0;
     const AT_LIMIT: i32 = 1;
+    const FORK_STOPPED: i32 = 3;
     const PROBE_TAKES: std::time::Duration = std::time::Duration::from_secs(1);
     // SAFETY: the child makes only raw system calls (sigaction, close_range, setpgid,
     // setgroups, setresgid, setresuid, getrlimit, setrlimit, clone, wait4, _exit) and
@@ -153,8 +155,9 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
                 let refused = *libc::__errno_location() == libc::EAGAIN;
                 libc::_exit(if refused { AT_LIMIT } else { 2 });
             }
-            libc::waitpid(task as libc::pid_t, std::ptr::null_mut(), 0);
-            libc::_exit(BELOW);
+            let mut status = 0;
+            libc::waitpid(task as libc::pid_t, &mut status, libc::WUNTRACED);
+            libc::_exit(if libc::WIFSTOPPED(status) { FORK_STOPPED } else { BELOW });
         }
     }
     if probe < 0 {
@@ -164,17 +167,12 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
     let mut status = 0;
     loop {
         // SAFETY: reaps the child just forked, writing into a local.
-        match unsafe { libc::waitpid(probe, &mut status, libc::WNOHANG) } {
+        // A probe is never stopped but by the user, who would hold the count up with it.
+        match unsafe { libc::waitpid(probe, &mut status, libc::WNOHANG | libc::WUNTRACED) } {
             0 if started.elapsed() < PROBE_TAKES => std::thread::sleep(std::time::Duration::from_micros(200)),
-            0 => {
-                // SAFETY: the child is not reaped yet, so its PID, and so its process group's
-                // number, is still its own; the group holds the probe and its fork alone.
-                unsafe {
-                    libc::kill(-probe, libc::SIGKILL);
-                    libc::kill(probe, libc::SIGKILL);
-                    libc::waitpid(probe, &mut status, 0);
-                }
-                return Err("the probe was held up (stopped by the user?)");
+            0 => return Err(kill_probe(probe, "the probe was held up (stopped by the user?)")),
+            found if found == probe && libc::WIFSTOPPED(status) => {
+                return Err(kill_probe(probe, "the probe was stopped (by the user?)"));
             }
             found if found == probe => break,
             _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
@@ -184,9 +182,25 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
     match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
         Some(BELOW) => Ok(true),
         Some(AT_LIMIT) => Ok(false),
+        // Its fork, stopped, is still in the probe's group: a group lives while it has a
+        // member, so its number is no one else's yet.
+        Some(FORK_STOPPED) => Err(kill_probe(probe, "the probe's fork was stopped (by the user?)")),
         Some(_) => Err("the probe could not become the user or lower its limit"),
         None => Err("the probe was killed (by the user?)"),
     }
+}
+
+/// Kills a probe's process group and reaps the probe if it is not yet; `why`.
+fn kill_probe(probe: libc::pid_t, why: &'static str) -> &'static str {
+    // SAFETY: the probe is not reaped yet, or a member of its group (its stopped fork) lives:
+    // either way the group's number is still the probe's, and the group holds the probe and
+    // its fork alone. Reaping an already reaped child fails harmlessly.
+    unsafe {
+        libc::kill(-probe, libc::SIGKILL);
+        libc::kill(probe, libc::SIGKILL);
+        libc::waitpid(probe, std::ptr::null_mut(), 0);
+    }
+    why
 }
 
 /// Where `byte` first occurs in `haystack`: libc's memchr, which is fast in every build

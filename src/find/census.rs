@@ -18,10 +18,6 @@ const SAMPLES: u32 = 3;
 const COUNTS: u32 = 3;
 /// The pause between two counts.
 const BETWEEN: std::time::Duration = std::time::Duration::from_millis(20);
-/// How long the counts of one look may take in all: the user may hold each probe up to a
-/// second (stopped, then continued) and so keep root's end, and the greeter after it,
-/// waiting; past this the look is no proof, as with a probe held longer.
-const COUNTS_TAKE: std::time::Duration = std::time::Duration::from_secs(2);
 /// More tasks than any host has: PID_MAX_LIMIT, 2^22.
 const MAX_TASKS: u64 = 1 << 22;
 /// The group a probe runs as for a uid the user database does not know.
@@ -94,14 +90,13 @@ impl Session {
         // the kernel counts and /proc cannot show. A count that disagrees is then no proof of
         // a hopper, but neither is the look proof of an empty session: never exit 0 on it.
         let others = before.values().filter(|entry| entry.other).count();
-        let deadline = std::time::Instant::now() + COUNTS_TAKE;
         for _ in 0..SAMPLES {
             std::thread::sleep(BETWEEN);
             // The most of a few counts: on this kernel the count was seen to dip below the
             // tasks the user has, for a moment, while PIDs wrapped under a fork loop.
             let mut counted = 0;
             for _ in 0..COUNTS {
-                match count_tasks(uid, gid, deadline) {
+                match count_tasks(uid, gid) {
                     Ok(one) => counted = counted.max(one),
                     Err(why) => return Count::Failed(why),
                 }
@@ -168,15 +163,11 @@ impl Session {
 
 /// How many tasks `uid` has, the probe not counted: the smallest limit a fork as the user
 /// succeeds within, less the probe and its fork, found by doubling then halving (up to
-/// xexit's own hard limit, which the probe keeps); an error once `deadline` has passed.
-fn count_tasks(uid: u32, gid: u32, deadline: std::time::Instant) -> Result<u64, &'static str> {
+/// xexit's own hard limit, which the probe keeps).
+fn count_tasks(uid: u32, gid: u32) -> Result<u64, &'static str> {
     let hard = rustix::process::getrlimit(rustix::process::Resource::Nproc).maximum.unwrap_or(u64::MAX);
-    let within = |limit| match std::time::Instant::now() < deadline {
-        true => crate::sys::fork_as_user_within(uid, gid, limit),
-        false => Err("the probes took more than 2 s in all: the user's processes may hold them up"),
-    };
     let (mut low, mut high) = (1, 2.min(hard));
-    while !within(high).inspect(|ok| log::trace!("probe: within {high}: {ok}"))? {
+    while !crate::sys::fork_as_user_within(uid, gid, high).inspect(|ok| log::trace!("probe: within {high}: {ok}"))? {
         // No host has more tasks than PIDs (at most 2^22): a fork refused beyond that, or at
         // xexit's own hard limit, may have been refused for another reason.
         if high >= hard || high > MAX_TASKS {
@@ -188,7 +179,7 @@ fn count_tasks(uid: u32, gid: u32, deadline: std::time::Instant) -> Result<u64, 
     while high - low > 1 {
         let middle = low + (high - low) / 2;
         log::trace!("probe: fork as uid {uid} within {middle}");
-        if within(middle)? {
+        if crate::sys::fork_as_user_within(uid, gid, middle)? {
             high = middle;
         } else {
             low = middle;

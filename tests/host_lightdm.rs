@@ -224,20 +224,31 @@ fn an_x_server_crash_is_handled_by_the_session_watcher() {
 
 #[test]
 fn the_cleanup_script_skips_a_login_the_greeter_left_unfinished() {
-    let Some(installed) = installed("ldm-greeter", true, HOOK_ONLY) else { return };
-    let spec = LightDmSpec { autologin: None, session: "exit 0\n", minimum_display: 150 };
-    let Some(mut ldm) = LightDm::start(installed, spec) else { return };
-    let asked = ldm.wait_log("Prompt greeter", Duration::from_secs(20));
-    assert!(asked.is_some(), "the greeter's login never started:\n{}", ldm.log());
-    // Stopping LightDM (shutdown, restart) drops the unfinished login: the script runs.
-    assert!(ldm.stop(), "LightDM did not stop:\n{}", ldm.log());
-    let log = ldm.log();
-    eprintln!("{log}");
-    assert!(log.contains("username '(null)'"), "{log}");
-    let ran = log.lines().find(|line| line.contains("Exit status of /bin/sh -c"));
-    assert!(ran.is_some_and(|line| line.ends_with(": 0")), "the cleanup script did not exit 0:\n{log}");
-    assert!(!log.lines().any(|line| line.starts_with("xexit")), "xexit said something:\n{log}");
-    assert!(!ldm.out("cleanup-env").exists(), "xexit ran without a user");
+    // LightDM 1.26 stops the X server and the unfinished login at once; where the X server
+    // goes first, the cleanup script's child crashes (signal 11) before the script runs, as
+    // in `stopping_lightdm_ends_the_open_session`, and that stop shows nothing: tried again.
+    for attempt in 1..=5 {
+        let Some(installed) = installed("ldm-greeter", true, HOOK_ONLY) else { return };
+        let spec = LightDmSpec { autologin: None, session: "exit 0\n", minimum_display: 150 };
+        let Some(mut ldm) = LightDm::start(installed, spec) else { return };
+        let asked = ldm.wait_log("Prompt greeter", Duration::from_secs(20));
+        assert!(asked.is_some(), "the greeter's login never started:\n{}", ldm.log());
+        // Stopping LightDM (shutdown, restart) drops the unfinished login: the script runs.
+        assert!(ldm.stop(), "LightDM did not stop:\n{}", ldm.log());
+        let log = ldm.log();
+        eprintln!("{log}");
+        assert!(log.contains("username '(null)'"), "{log}");
+        let ran = log.lines().find(|line| line.contains("Exit status of /bin/sh -c"));
+        if ran.is_none() && log.contains("terminated with signal 11") {
+            eprintln!("lightdm: the cleanup script's child crashed at stop {attempt}");
+            continue;
+        }
+        assert!(ran.is_some_and(|line| line.ends_with(": 0")), "the cleanup script did not exit 0:\n{log}");
+        assert!(!log.lines().any(|line| line.starts_with("xexit")), "xexit said something:\n{log}");
+        assert!(!ldm.out("cleanup-env").exists(), "xexit ran without a user");
+        return;
+    }
+    panic!("the cleanup script's child crashed at every one of 5 stops");
 }
 
 #[test]

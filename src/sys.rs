@@ -116,7 +116,7 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
     const FORK_STOPPED: i32 = 3;
     const PROBE_TAKES: std::time::Duration = std::time::Duration::from_secs(1);
     // SAFETY: the child makes only raw system calls (sigaction, close_range, setpgid,
-    // setgroups, setresgid, setresuid, getrlimit, setrlimit, clone, wait4, _exit) and
+    // setgroups, setresgid, setresuid, getrlimit, setrlimit, clone, wait4, kill, _exit) and
     // allocates nothing, so it is sound even if
     // xexit had other threads; it never returns into Rust. The grandchild only exits.
     let probe = unsafe { libc::fork() };
@@ -157,7 +157,14 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
             }
             let mut status = 0;
             libc::waitpid(task as libc::pid_t, &mut status, libc::WUNTRACED);
-            libc::_exit(if libc::WIFSTOPPED(status) { FORK_STOPPED } else { BELOW });
+            if libc::WIFSTOPPED(status) {
+                // Ended here, by its parent, so that nothing is left to signal by number
+                // once this probe is reaped.
+                libc::kill(task as libc::pid_t, libc::SIGKILL);
+                libc::waitpid(task as libc::pid_t, std::ptr::null_mut(), 0);
+                libc::_exit(FORK_STOPPED);
+            }
+            libc::_exit(BELOW);
         }
     }
     if probe < 0 {
@@ -182,19 +189,16 @@ pub fn fork_as_user_within(uid: u32, gid: u32, limit: u64) -> Result<bool, &'sta
     match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
         Some(BELOW) => Ok(true),
         Some(AT_LIMIT) => Ok(false),
-        // Its fork, stopped, is still in the probe's group: a group lives while it has a
-        // member, so its number is no one else's yet.
-        Some(FORK_STOPPED) => Err(kill_probe(probe, "the probe's fork was stopped (by the user?)")),
+        Some(FORK_STOPPED) => Err("the probe's fork was stopped (by the user?)"),
         Some(_) => Err("the probe could not become the user or lower its limit"),
         None => Err("the probe was killed (by the user?)"),
     }
 }
 
-/// Kills a probe's process group and reaps the probe if it is not yet; `why`.
+/// Kills a probe not reaped yet, with its process group, and reaps it; `why`.
 fn kill_probe(probe: libc::pid_t, why: &'static str) -> &'static str {
-    // SAFETY: the probe is not reaped yet, or a member of its group (its stopped fork) lives:
-    // either way the group's number is still the probe's, and the group holds the probe and
-    // its fork alone. Reaping an already reaped child fails harmlessly.
+    // SAFETY: the probe is not reaped yet, so its PID, and so its process group's number, is
+    // still its own; the group holds the probe and its fork alone.
     unsafe {
         libc::kill(-probe, libc::SIGKILL);
         libc::kill(probe, libc::SIGKILL);
